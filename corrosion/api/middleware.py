@@ -1,0 +1,71 @@
+"""Request limits and the JSON error guarantee, applied before and after every view."""
+
+from http import HTTPStatus
+
+from django.conf import settings
+
+from corrosion.api.errors import error_response
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "server_error",
+    503: "service_unavailable",
+}
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse a body over MAX_REQUEST_BYTES from its Content-Length, before reading any of it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(declared)
+        except ValueError:
+            return error_response(400, "bad_request", "Content-Length is not a number.")
+        if length < 0:
+            return error_response(400, "bad_request", "Content-Length is negative.")
+        if length > settings.MAX_REQUEST_BYTES:
+            return error_response(
+                413, "request_too_large", f"The request body is over {settings.MAX_REQUEST_BYTES} bytes."
+            )
+        return self.get_response(request)
+
+
+class JsonErrorMiddleware:
+    """Turn any error response that is not JSON (Django's 405, a bare 404...) into the contract's body.
+
+    Views of our own already answer JSON; this catches what Django and third-party code answer
+    themselves, so no client ever parses HTML. The admin keeps its own pages.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code < 400 or request.path.startswith("/admin/"):
+            return response
+        content_type = response.get("Content-Type", "")
+        if content_type.startswith("application/json") or getattr(response, "streaming", False):
+            return response
+        status = response.status_code
+        try:
+            message = HTTPStatus(status).phrase + "."
+        except ValueError:
+            message = "Error."
+        replacement = error_response(status, _STATUS_CODES.get(status, "error"), message)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                replacement[header] = response[header]
+        return replacement

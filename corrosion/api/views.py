@@ -1,0 +1,47 @@
+"""Views that belong to no app: health checks and Django's own error pages, as JSON."""
+
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
+
+from corrosion.api.errors import error_response
+
+
+@require_GET
+def healthz(request):
+    """The process is up; touches nothing else so a load balancer can poll it cheaply."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request):
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return error_response(
+            503, "database_unavailable", "The database does not answer.", headers={"Retry-After": "5"}
+        )
+    return JsonResponse({"status": "ok", "database": "ok"})
+
+
+def bad_request(request, exception=None):
+    return error_response(400, "bad_request", "The request could not be understood.")
+
+
+def permission_denied(request, exception=None):
+    return error_response(403, "forbidden", "You do not have permission to do this.")
+
+
+def not_found(request, exception=None):
+    return error_response(404, "not_found", "Not found.")
+
+
+def server_error(request):
+    return error_response(500, "server_error", "An unexpected error happened; it has been logged.")
+
+
+@csrf_exempt
+def csrf_failure(request, reason=""):
+    return error_response(403, "csrf_failed", "CSRF verification failed.")

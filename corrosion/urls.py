@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from corrosion.api import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    re_path(r"^api/host/", include("licensing.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="docs"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+]
+
+handler400 = "corrosion.api.views.bad_request"
+handler403 = "corrosion.api.views.permission_denied"
+handler404 = "corrosion.api.views.not_found"
+handler500 = "corrosion.api.views.server_error"

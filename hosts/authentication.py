@@ -1,0 +1,56 @@
+"""Bearer API-key authentication for the host API."""
+
+import hmac
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from corrosion.api.exceptions import UNAUTHORIZED_MESSAGE
+from hosts.keys import parse_key_id
+from hosts.models import HostAPIKey
+
+
+class HostAPIKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer crn_<key id>_<secret>` → (host, api key).
+
+    Every way a key can be wrong (malformed, unknown, revoked, inactive host, wrong secret) ends
+    in the same AuthenticationFailed, so a caller learns nothing about which key ids exist.
+    """
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None  # IsAuthenticated then answers the same 401
+        scheme, _, raw_key = header.partition(" ")
+        if scheme.lower() != self.keyword.lower():
+            raise exceptions.AuthenticationFailed(UNAUTHORIZED_MESSAGE)
+        raw_key = raw_key.strip()
+        key_id = parse_key_id(raw_key)
+        if key_id is None:
+            raise exceptions.AuthenticationFailed(UNAUTHORIZED_MESSAGE)
+
+        api_key = HostAPIKey.objects.select_related("host").filter(key_id=key_id).first()
+        # Compare even when there is no such key, so timing does not tell whether the id exists.
+        expected = api_key.digest if api_key is not None else "0" * 64
+        matches = hmac.compare_digest(expected, HostAPIKey.digest_of(raw_key))
+        if not matches or api_key is None or api_key.revoked_at is not None or not api_key.host.active:
+            raise exceptions.AuthenticationFailed(UNAUTHORIZED_MESSAGE)
+
+        self._touch(api_key)
+        return api_key.host, api_key
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+    @staticmethod
+    def _touch(api_key):
+        """Write last_used_at only when it is stale, so most requests write nothing."""
+        now = timezone.now()
+        resolution = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
+        if api_key.last_used_at is None or now - api_key.last_used_at >= resolution:
+            HostAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+            api_key.last_used_at = now

@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from audit.services import Actor
+from hosts.models import Host
+from hosts.services import api_key_issue
+
+
+class Command(BaseCommand):
+    help = "Issue another API key to a host (for rotation); the key is printed once."
+
+    def add_arguments(self, parser):
+        parser.add_argument("email")
+        parser.add_argument("--name", default="", help="a label for the key")
+
+    def handle(self, *args, email, name, **options):
+        host = Host.objects.filter(contact_email__iexact=email).first()
+        if host is None:
+            raise CommandError(f"No host with the e-mail {email}.")
+        issued = api_key_issue(host=host, name=name, actor=Actor.command("issue_api_key"))
+        self.stdout.write(self.style.SUCCESS(f"Issued key {issued.api_key.key_id} to {host.company_name}"))
+        self.stdout.write(f"Key id: {issued.api_key.key_id}")
+        self.stdout.write(f"API key (shown once, store it now): {issued.raw_key}")

@@ -1,0 +1,30 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from audit.services import Actor
+from hosts.management.commands.create_host import parse_rate
+from hosts.models import Host
+from hosts.services import HostError, host_update
+
+
+class Command(BaseCommand):
+    help = "Change a host's wholesale rate (kept in its rate history) or its API access."
+
+    def add_arguments(self, parser):
+        parser.add_argument("email")
+        parser.add_argument("--rate", type=parse_rate, default=None)
+        access = parser.add_mutually_exclusive_group()
+        access.add_argument("--activate", action="store_const", const=True, dest="active")
+        access.add_argument("--deactivate", action="store_const", const=False, dest="active")
+
+    def handle(self, *args, email, rate, active, **options):
+        if rate is None and active is None:
+            raise CommandError("Nothing to change: give --rate, --activate or --deactivate.")
+        host = Host.objects.filter(contact_email__iexact=email).first()
+        if host is None:
+            raise CommandError(f"No host with the e-mail {email}.")
+        try:
+            host = host_update(host=host, actor=Actor.command("update_host"), wholesale_rate_usd=rate, active=active)
+        except HostError as exc:
+            raise CommandError(str(exc)) from exc
+        state = "active" if host.active else "inactive"
+        self.stdout.write(self.style.SUCCESS(f"{host.company_name}: rate {host.wholesale_rate_usd} USD, {state}"))

@@ -1,0 +1,126 @@
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from hosts.keys import generate_key_id, generate_raw_key
+from hosts.models import DEFAULT_WHOLESALE_RATE, Host, HostAPIKey, HostRate
+
+MONEY = Decimal("0.01")
+
+
+class HostError(Exception):
+    """A change to a host or key that cannot be made; the message says why."""
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A freshly issued key: the only moment the raw key exists outside the caller's hands."""
+
+    api_key: HostAPIKey
+    raw_key: str
+
+
+def _normalise_rate(rate):
+    rate = Decimal(str(rate)).quantize(MONEY)
+    if rate < 0:
+        raise HostError("The wholesale rate cannot be negative.")
+    return rate
+
+
+@transaction.atomic
+def host_create(*, company_name, contact_email, actor, wholesale_rate_usd=DEFAULT_WHOLESALE_RATE, key_name="initial"):
+    """Create a host, its first rate-history row and its first API key."""
+    rate = _normalise_rate(wholesale_rate_usd)
+    if Host.objects.filter(contact_email__iexact=contact_email).exists():
+        raise HostError(f"A host with the e-mail {contact_email} already exists.")
+    now = timezone.now()
+    host = Host.objects.create(company_name=company_name, contact_email=contact_email, wholesale_rate_usd=rate)
+    HostRate.objects.create(host=host, wholesale_rate_usd=rate, effective_from=now)
+    audit_record(
+        actor=actor,
+        action="host.created",
+        target=host,
+        data={"company_name": company_name, "contact_email": contact_email, "wholesale_rate_usd": str(rate)},
+        occurred_at=now,
+    )
+    issued = api_key_issue(host=host, name=key_name, actor=actor)
+    return host, issued
+
+
+@transaction.atomic
+def host_update(*, host, actor, wholesale_rate_usd=None, active=None, company_name=None, contact_email=None):
+    """Change a host; a rate change is kept in the rate history with its time."""
+    host = Host.objects.select_for_update().get(pk=host.pk)
+    now = timezone.now()
+    changes = {}
+    if wholesale_rate_usd is not None:
+        rate = _normalise_rate(wholesale_rate_usd)
+        if rate != host.wholesale_rate_usd:
+            changes["wholesale_rate_usd"] = [str(host.wholesale_rate_usd), str(rate)]
+            host.wholesale_rate_usd = rate
+            HostRate.objects.create(host=host, wholesale_rate_usd=rate, effective_from=now)
+    if active is not None and active != host.active:
+        changes["active"] = [host.active, active]
+        host.active = active
+    if company_name is not None and company_name != host.company_name:
+        changes["company_name"] = [host.company_name, company_name]
+        host.company_name = company_name
+    if contact_email is not None and contact_email != host.contact_email:
+        if Host.objects.filter(contact_email__iexact=contact_email).exclude(pk=host.pk).exists():
+            raise HostError(f"A host with the e-mail {contact_email} already exists.")
+        changes["contact_email"] = [host.contact_email, contact_email]
+        host.contact_email = contact_email
+    if not changes:
+        return host
+    try:
+        with transaction.atomic():
+            host.save()
+    except IntegrityError as exc:
+        raise HostError(f"The change breaks a rule of the data: {exc}") from exc
+    audit_record(actor=actor, action="host.updated", target=host, data=changes, occurred_at=now)
+    return host
+
+
+@transaction.atomic
+def api_key_issue(*, host, actor, name=""):
+    """Issue a new key; the raw key is returned once and never stored."""
+    # A key id clash (1 in 36^8 per pair) is retried; the unique index is what catches it.
+    for _ in range(5):
+        key_id = generate_key_id()
+        raw_key = generate_raw_key(key_id)
+        try:
+            with transaction.atomic():
+                api_key = HostAPIKey.objects.create(
+                    host=host, key_id=key_id, digest=HostAPIKey.digest_of(raw_key), name=name
+                )
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise HostError("Could not find a free key id; try again.")
+    audit_record(actor=actor, action="api_key.issued", target=host, data={"key_id": key_id, "name": name})
+    return IssuedKey(api_key=api_key, raw_key=raw_key)
+
+
+@transaction.atomic
+def api_key_revoke(*, key_id, actor):
+    """Revoke a key for good; revoking a revoked key changes nothing."""
+    try:
+        api_key = HostAPIKey.objects.select_for_update().select_related("host").get(key_id=key_id)
+    except HostAPIKey.DoesNotExist:
+        raise HostError(f"No API key with the id {key_id}.") from None
+    if api_key.revoked_at is not None:
+        return api_key
+    api_key.revoked_at = timezone.now()
+    api_key.save(update_fields=["revoked_at"])
+    audit_record(
+        actor=actor,
+        action="api_key.revoked",
+        target=api_key.host,
+        data={"key_id": key_id},
+        occurred_at=api_key.revoked_at,
+    )
+    return api_key

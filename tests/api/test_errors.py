@@ -1,0 +1,82 @@
+"""Whatever goes wrong, a client reads the contract's JSON error body, never HTML."""
+
+import pytest
+from django.db import OperationalError
+from django.urls import path
+from rest_framework.test import APIClient
+from rest_framework.views import APIView
+
+
+class _Boom(APIView):
+    authentication_classes = []
+    permission_classes = []
+
+    def get(self, request):
+        raise RuntimeError("a bug")
+
+
+class _DatabaseDown(APIView):
+    authentication_classes = []
+    permission_classes = []
+
+    def get(self, request):
+        raise OperationalError("connection refused")
+
+
+urlpatterns = [path("boom", _Boom.as_view()), path("db-down", _DatabaseDown.as_view())]
+handler500 = "corrosion.api.views.server_error"
+
+
+def _assert_error(response, status, code):
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/nope", "/api/host/nope", "/api/host/licenses/not-a-uuid"])
+def test_an_unknown_path_is_a_json_404(path):
+    _assert_error(APIClient().get(path), 404, "not_found")
+
+
+@pytest.mark.django_db
+def test_a_wrong_method_is_a_json_405(host_client):
+    response = host_client.delete("/api/host/licenses")
+    _assert_error(response, 405, "method_not_allowed")
+    _assert_error(APIClient().post("/healthz"), 405, "method_not_allowed")
+
+
+def test_an_unexpected_error_is_a_json_500(settings):
+    settings.ROOT_URLCONF = __name__
+    client = APIClient(raise_request_exception=False)
+    _assert_error(client.get("/boom"), 500, "server_error")
+
+
+def test_a_database_outage_is_a_json_503_with_retry_after(settings):
+    settings.ROOT_URLCONF = __name__
+    response = APIClient().get("/db-down")
+    _assert_error(response, 503, "service_unavailable")
+    assert response["Retry-After"] == "5"
+
+
+@pytest.mark.django_db
+def test_a_body_over_the_limit_is_413_and_not_read(host_client, settings):
+    settings.MAX_REQUEST_BYTES = 100
+    response = host_client.generic("GET", "/api/host/licenses", "x" * 101, content_type="application/json")
+    _assert_error(response, 413, "request_too_large")
+
+
+def test_healthz_answers_without_the_database():
+    response = APIClient().get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_answers_when_the_database_does():
+    response = APIClient().get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"

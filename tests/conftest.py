@@ -1,0 +1,75 @@
+import uuid
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from audit.services import Actor
+from hosts.services import host_create
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://... (CI does)")
+        for item in items:
+            if "postgres_only" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(settings):
+    """Each test counts its rate limits under its own prefix, even in a shared Redis."""
+    caches = {name: dict(config) for name, config in settings.CACHES.items()}
+    for config in caches.values():
+        config["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = caches
+
+
+@pytest.fixture
+def is_postgres():
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def command_actor():
+    return Actor.command("tests")
+
+
+@pytest.fixture
+def host_with_key(db, command_actor):
+    """A host and the raw key of its first API key."""
+    host, issued = host_create(company_name="Acme Hosting", contact_email="ops@acme.test", actor=command_actor)
+    return host, issued.raw_key
+
+
+@pytest.fixture
+def host(host_with_key):
+    return host_with_key[0]
+
+
+@pytest.fixture
+def api_key(host_with_key):
+    return host_with_key[1]
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture
+def host_client(api_key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    return client
+
+
+@pytest.fixture
+def other_host_client(db, command_actor):
+    """A second host's client, for proving one host never sees another's data."""
+    _, issued = host_create(company_name="Other Hosting", contact_email="ops@other.test", actor=command_actor)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.raw_key}")
+    return client

@@ -1,0 +1,83 @@
+from datetime import timedelta
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from hosts.keys import generate_key_id, generate_raw_key
+from hosts.models import Host, HostAPIKey, HostRate
+from licensing.models import HostLicense, License, LicenseStatus
+
+
+class HostFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Host
+        skip_postgeneration_save = True
+
+    company_name = factory.Sequence(lambda n: f"Host {n} Ltd")
+    contact_email = factory.Sequence(lambda n: f"ops{n}@host{n}.test")
+
+    @factory.post_generation
+    def rate_history(self, create, extracted, **kwargs):
+        if create:
+            HostRate.objects.create(
+                host=self,
+                wholesale_rate_usd=self.wholesale_rate_usd,
+                effective_from=self.created_at - timedelta(days=3650),
+            )
+
+
+class HostAPIKeyFactory(factory.django.DjangoModelFactory):
+    """Builds a key; the raw key is on `obj.raw_key` for the test that needs it."""
+
+    class Meta:
+        model = HostAPIKey
+        exclude = ["raw_key"]
+
+    host = factory.SubFactory(HostFactory)
+    key_id = factory.LazyFunction(generate_key_id)
+    raw_key = factory.LazyAttribute(lambda o: generate_raw_key(o.key_id))
+    digest = factory.LazyAttribute(lambda o: HostAPIKey.digest_of(o.raw_key))
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+
+    email = factory.Sequence(lambda n: f"customer{n}@example.test")
+    username = factory.LazyAttribute(lambda o: o.email.lower())
+
+
+class LicenseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = License
+
+    license_key = factory.Sequence(lambda n: f"CRN-TEST-{n:025d}")
+    companion_token = factory.Sequence(lambda n: f"companion-{n:032d}")
+    customer = factory.SubFactory(UserFactory)
+    hostname = factory.Sequence(lambda n: f"play{n}.example.test")
+    subdomain = factory.Sequence(lambda n: f"play{n}-test")
+    status = LicenseStatus.ACTIVE
+    provisioned_at = factory.LazyFunction(timezone.now)
+    status_changed_at = factory.LazyAttribute(lambda o: o.provisioned_at)
+
+
+class HostLicenseFactory(factory.django.DjangoModelFactory):
+    """A host's license for one server; status and times are copied onto both rows."""
+
+    class Meta:
+        model = HostLicense
+
+    host = factory.SubFactory(HostFactory)
+    server_identifier = factory.Sequence(lambda n: f"rust-{n:05d}")
+    status = LicenseStatus.ACTIVE
+    provisioned_at = factory.LazyFunction(timezone.now)
+    terminated_at = factory.LazyAttribute(lambda o: o.provisioned_at if o.status == LicenseStatus.TERMINATED else None)
+    license = factory.SubFactory(
+        LicenseFactory,
+        status=factory.SelfAttribute("..status"),
+        provisioned_at=factory.SelfAttribute("..provisioned_at"),
+        terminated_at=factory.SelfAttribute("..terminated_at"),
+    )
+    customer_email = factory.LazyAttribute(lambda o: o.license.customer.email)
