@@ -14,6 +14,9 @@ def panel_url(subdomain):
 class LicenseOutputSerializer(serializers.Serializer):
     """Reads a HostLicense joined to its License (`select_related("license")`)."""
 
+    class Meta:
+        ref_name = "License"
+
     id = serializers.UUIDField(source="license_id")
     server_id = serializers.CharField(source="server_identifier")
     hostname = serializers.CharField(source="license.hostname")

@@ -50,7 +50,7 @@ class KeysetPagination:
         self.time_field = time_field
 
     def paginate(self, queryset, request):
-        params = PageQuerySerializer(data=request.query_params)
+        params = PageQuerySerializer(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
         page_size = params.validated_data.get("page_size", DEFAULT_PAGE_SIZE)
         cursor = params.validated_data.get("cursor")

@@ -1,0 +1,58 @@
+"""Rate limits counted in the shared cache, so they hold across every worker and app server.
+
+A fixed window per limit: one atomic increment per request (Redis INCR), no read-modify-write
+race between workers. DRF's SimpleRateThrottle keeps a list of timestamps that two workers can
+both read and overwrite, losing hits; this cannot.
+"""
+
+import math
+import time
+
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+
+_PERIODS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+
+
+def parse_rate(rate):
+    """'600/min' -> (600, 60)."""
+    count, _, period = rate.partition("/")
+    return int(count), _PERIODS[period.strip().lower()]
+
+
+def _increment(key, timeout):
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        full_key = backend.make_and_validate_key(key)
+        # One round trip: count, and let the key expire with its window.
+        pipe = backend._cache.get_client(full_key, write=True).pipeline()
+        pipe.incr(full_key)
+        pipe.expire(full_key, timeout, nx=True)
+        return pipe.execute()[0]
+    if backend.add(key, 1, timeout):
+        return 1
+    try:
+        return backend.incr(key)
+    except ValueError:  # expired between add and incr
+        backend.add(key, 1, timeout)
+        return 1
+
+
+def hit(scope, ident, rate):
+    """Count one hit; returns (allowed, seconds until the window resets)."""
+    limit, period = parse_rate(rate)
+    now = time.time()
+    window = int(now // period)
+    count = _increment(f"rl:{scope}:{ident}:{window}", period + 1)
+    return count <= limit, max(1, math.ceil((window + 1) * period - now))

@@ -1,0 +1,34 @@
+"""Secrets and names generated for each license."""
+
+import re
+import secrets
+
+from django.utils.text import slugify
+
+# Crockford's base32: no I, L, O or U, so a key read aloud or retyped survives.
+KEY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+KEY_GROUPS = 6
+KEY_GROUP_LENGTH = 5  # 6 groups x 5 characters x 5 bits = 150 bits of randomness
+SUBDOMAIN_SUFFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+SUBDOMAIN_STEM_LENGTH = 40
+
+
+def generate_license_key():
+    groups = ("".join(secrets.choice(KEY_ALPHABET) for _ in range(KEY_GROUP_LENGTH)) for _ in range(KEY_GROUPS))
+    return "CRN-" + "-".join(groups)
+
+
+def generate_companion_token():
+    return secrets.token_urlsafe(32)  # 256 bits
+
+
+def generate_subdomain(hostname):
+    """A DNS label from the hostname, with a random suffix so names are unique and not guessable."""
+    stem = (
+        re.sub(r"[^a-z0-9-]+", "-", slugify(re.sub(r"[._\s]+", "-", hostname)))
+        .strip("-")[:SUBDOMAIN_STEM_LENGTH]
+        .strip("-")
+        or "server"
+    )
+    suffix = "".join(secrets.choice(SUBDOMAIN_SUFFIX_ALPHABET) for _ in range(6))
+    return f"{stem}-{suffix}"

@@ -1,0 +1,74 @@
+import re
+
+import pytest
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+HOST_OPERATIONS = {"licenses_provision", "licenses_list", "licenses_retrieve"}
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker):
+    with django_db_blocker.unblock():
+        response = APIClient().get("/api/schema/?format=json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def _operations(schema):
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            yield path, method, operation
+
+
+def test_the_schema_is_openapi_3_with_the_bearer_scheme(schema):
+    assert schema["openapi"].startswith("3.")
+    scheme = schema["components"]["securitySchemes"]["hostApiKey"]
+    assert scheme == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "crn_<key id>_<secret>",
+        "description": "A host API key, issued by Corrosion staff and shown once.",
+    }
+
+
+def test_every_host_operation_documents_its_auth_and_errors(schema):
+    seen = set()
+    for path, _, operation in _operations(schema):
+        if not path.startswith("/api/host/"):
+            continue
+        seen.add(operation["operationId"])
+        assert operation["security"] == [{"hostApiKey": []}]
+        for status in ("401", "429"):
+            assert status in operation["responses"], (path, status)
+            body = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert body == {"$ref": "#/components/schemas/Error"}
+    assert seen >= HOST_OPERATIONS
+
+
+def test_provision_documents_one_or_many_items_and_every_error(schema):
+    operation = schema["paths"]["/api/host/provision"]["post"]
+    request = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert [variant.get("type") for variant in request["oneOf"]] == ["object", "array"]
+    assert request["oneOf"][1]["maxItems"] == 100
+    assert {"200", "201", "400", "401", "409", "413", "415", "429"} <= set(operation["responses"])
+
+
+def test_the_license_shape_lists_every_field(schema):
+    properties = schema["components"]["schemas"]["License"]["properties"]
+    assert set(properties) == {
+        "id", "server_id", "hostname", "customer_email", "status", "license_key", "companion_token",
+        "plugin_download_url", "subdomain", "panel_url", "provisioned_at", "last_seen_at", "online",
+    }  # fmt: skip
+
+
+def test_the_docs_page_renders_from_local_assets_only():
+    response = APIClient().get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    scripts = re.findall(r'<script[^>]+src="([^"]+)"', html)
+    assert scripts, html
+    assert all(src.startswith("/static/") for src in scripts), scripts
+    for src in scripts:
+        assert APIClient().get(src).status_code == 200

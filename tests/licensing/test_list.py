@@ -1,0 +1,131 @@
+from datetime import timedelta
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.utils import timezone
+
+from licensing.models import LicenseStatus
+from tests.factories import HostLicenseFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/host/licenses"
+
+
+def cursor_of(link):
+    return parse_qs(urlparse(link).query)["cursor"][0]
+
+
+def make(host, n, *, start=None, **kwargs):
+    start = start or timezone.now() - timedelta(days=1)
+    return [HostLicenseFactory(host=host, provisioned_at=start + timedelta(minutes=i), **kwargs) for i in range(n)]
+
+
+def test_it_lists_the_hosts_licenses_newest_first(host, host_client):
+    rows = make(host, 3)
+    HostLicenseFactory()  # another host's
+    body = host_client.get(URL).json()
+    assert [r["id"] for r in body["results"]] == [str(r.license_id) for r in reversed(rows)]
+    assert body["next"] is None and body["previous"] is None
+
+
+def test_it_pages_forward_and_back_without_gaps_even_on_equal_timestamps(host, host_client):
+    same_moment = timezone.now() - timedelta(hours=1)
+    rows = [HostLicenseFactory(host=host, provisioned_at=same_moment) for _ in range(7)]
+    expected = [str(r.license_id) for r in sorted(rows, key=lambda r: r.id, reverse=True)]
+
+    seen, link, pages = [], f"{URL}?page_size=3", []
+    while link:
+        body = host_client.get(link).json()
+        pages.append(body)
+        seen += [r["id"] for r in body["results"]]
+        link = body["next"]
+    assert seen == expected
+    assert [len(p["results"]) for p in pages] == [3, 3, 1]
+
+    back = host_client.get(pages[2]["previous"]).json()
+    assert [r["id"] for r in back["results"]] == expected[3:6]
+    first = host_client.get(back["previous"]).json()
+    assert [r["id"] for r in first["results"]] == expected[:3]
+    assert first["previous"] is None
+
+
+@pytest.mark.parametrize("page_size", ["0", "-1", "501", "abc", "99999999999999999999"])
+def test_a_bad_page_size_is_400(host_client, page_size):
+    response = host_client.get(f"{URL}?page_size={page_size}")
+    assert response.status_code == 400
+    assert "page_size" in response.json()["error"]["fields"]
+
+
+def test_page_size_500_is_allowed(host_client):
+    assert host_client.get(f"{URL}?page_size=500").status_code == 200
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "bnwyMDI2", "%00", "cXxub3QtYS1kYXRlfHg"])
+def test_a_forged_cursor_is_400(host_client, cursor):
+    response = host_client.get(f"{URL}?cursor={cursor}")
+    assert response.status_code == 400
+    assert "cursor" in response.json()["error"]["fields"]
+
+
+def test_filters_by_status_server_id_and_customer_email(host, host_client):
+    active = HostLicenseFactory(host=host, server_identifier="rust-a")
+    suspended = HostLicenseFactory(host=host, server_identifier="rust-b", status=LicenseStatus.SUSPENDED)
+    ids = lambda q: [r["id"] for r in host_client.get(f"{URL}?{q}").json()["results"]]  # noqa: E731
+    assert ids("status=suspended") == [str(suspended.license_id)]
+    assert ids("server_id=rust-a") == [str(active.license_id)]
+    assert ids(f"customer_email={active.customer_email.upper()}") == [str(active.license_id)]
+    assert host_client.get(f"{URL}?status=paused").status_code == 400
+
+
+def test_filters_by_online(host, host_client):
+    now = timezone.now()
+    online = HostLicenseFactory(host=host, last_seen_at=now - timedelta(minutes=2))
+    offline = HostLicenseFactory(host=host, last_seen_at=now - timedelta(minutes=30))
+    never = HostLicenseFactory(host=host)
+    ids = lambda q: {r["id"] for r in host_client.get(f"{URL}?{q}").json()["results"]}  # noqa: E731
+    assert ids("online=true") == {str(online.license_id)}
+    assert ids("online=false") == {str(offline.license_id), str(never.license_id)}
+    rows = {r["id"]: r for r in host_client.get(URL).json()["results"]}
+    assert rows[str(online.license_id)]["online"] is True
+    assert rows[str(offline.license_id)]["online"] is False
+
+
+def test_the_detail_shows_one_license(host, host_client):
+    row = HostLicenseFactory(host=host)
+    body = host_client.get(f"{URL}/{row.license_id}").json()
+    assert body["id"] == str(row.license_id)
+    assert body["server_id"] == row.server_identifier
+
+
+def test_another_hosts_licenses_are_invisible(host, host_client, other_host_client):
+    mine = make(host, 2)
+    listed = other_host_client.get(URL).json()["results"]
+    assert listed == []
+    for row in mine:
+        response = other_host_client.get(f"{URL}/{row.license_id}")
+        assert response.status_code == 404
+        assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
+        found = other_host_client.get(f"{URL}?server_id={row.server_identifier}").json()["results"]
+        assert found == []
+
+
+def test_an_unknown_id_is_the_same_404(host_client):
+    response = host_client.get(f"{URL}/00000000-0000-0000-0000-000000000000")
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
+
+
+@pytest.mark.parametrize("count", [3, 60])
+@pytest.mark.parametrize("page_size", [10, 500])
+def test_list_queries_are_constant(host, host_client, django_assert_max_num_queries, count, page_size):
+    make(host, count)
+    with django_assert_max_num_queries(3):
+        response = host_client.get(f"{URL}?page_size={page_size}")
+    assert len(response.json()["results"]) == min(count, page_size)
+
+
+def test_detail_queries_are_constant(host, host_client, django_assert_max_num_queries):
+    row = make(host, 1)[0]
+    with django_assert_max_num_queries(3):
+        assert host_client.get(f"{URL}/{row.license_id}").status_code == 200
