@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "corrosion.api.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "corrosion.urls"
@@ -147,6 +148,9 @@ HOST_API_RATE_LIMIT = env("HOST_API_RATE_LIMIT", default="600/min")
 HEARTBEAT_RATE_LIMIT = env("HEARTBEAT_RATE_LIMIT", default="12/min")
 # Unknown license keys sent to the heartbeat, per client address, before it answers 429.
 HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT = env("HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT", default="20/min")
+# Where the client's address is read for per-address limits: REMOTE_ADDR, or a header the TLS
+# proxy sets itself (e.g. HTTP_X_REAL_IP); never a header a client can forge past the proxy.
+CLIENT_IP_HEADER = env("CLIENT_IP_HEADER", default="REMOTE_ADDR")
 MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 ONLINE_WINDOW_MINUTES = env.int("ONLINE_WINDOW_MINUTES", default=10)
@@ -180,6 +184,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SERVE_AUTHENTICATION": [],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "licensing.schema.add_heartbeat"],
 }
 
 # --- Logging ------------------------------------------------------------------------------------

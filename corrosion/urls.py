@@ -1,12 +1,14 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from corrosion.api import views
+from licensing.apis import heartbeat
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    re_path(r"^api/host/", include("licensing.urls")),
+    path("api/host/", include("licensing.urls")),
+    path("api/plugin/heartbeat", heartbeat, name="plugin-heartbeat"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="docs"),
     path("healthz", views.healthz, name="healthz"),

@@ -1,21 +1,45 @@
 """Host API views for licenses: each parses, calls a selector or service, serializes."""
 
+import json
 import re
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import Actor
+from corrosion.api.errors import error_response
 from corrosion.api.exceptions import Conflict
 from corrosion.api.pagination import KeysetPagination
 from corrosion.api.schema import error_responses
+from corrosion.api.throttling import hit
 from licensing.models import LicenseStatus
 from licensing.selectors import license_for_host, licenses_for_host, online_since
 from licensing.serializers import LicenseOutputSerializer
-from licensing.services import ProvisionItem, ServerIdConflict, license_provision
+from licensing.services import (
+    HeartbeatResult,
+    InvalidTransition,
+    ProvisionItem,
+    ServerIdConflict,
+    heartbeat_record,
+    license_provision,
+    license_resume,
+    license_suspend,
+    license_terminate,
+    license_update,
+)
 
 MAX_BULK_ITEMS = 100
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -159,14 +183,186 @@ class LicenseListApi(APIView):
         return paginator.response(data)
 
 
+def _own_license(request, license_id):
+    host_license = license_for_host(host=request.user, license_id=license_id)
+    if host_license is None:
+        raise NotFound()
+    return host_license
+
+
 class LicenseDetailApi(APIView):
+    class UpdateSerializer(serializers.Serializer):
+        hostname = serializers.CharField(
+            min_length=1, max_length=255, validators=[no_control_characters], required=False
+        )
+        customer_email = serializers.EmailField(max_length=150, required=False)
+
+        def validate(self, attrs):
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:
+                raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
+            if not attrs:
+                raise ValidationError({"non_field_errors": ["Send hostname and/or customer_email."]})
+            return attrs
+
     @extend_schema(
         operation_id="licenses_retrieve",
         summary="One of this host's licenses",
         responses={200: LicenseOutputSerializer, **error_responses(401, 404, 429)},
     )
     def get(self, request, license_id):
-        host_license = license_for_host(host=request.user, license_id=license_id)
-        if host_license is None:
-            raise NotFound()
+        return Response(LicenseOutputSerializer(_own_license(request, license_id)).data)
+
+    @extend_schema(
+        operation_id="licenses_update",
+        summary="Change the hostname and/or move the license to another customer",
+        description="`subdomain` and `panel_url` never change. Any other field is refused (400).",
+        request=UpdateSerializer,
+        responses={200: LicenseOutputSerializer, **error_responses(400, 401, 404, 409, 413, 415, 429)},
+    )
+    def patch(self, request, license_id):
+        host_license = _own_license(request, license_id)
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        serializer = self.UpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            host_license = license_update(
+                host_license=host_license, actor=Actor.host_key(request.auth.key_id), **serializer.validated_data
+            )
+        except InvalidTransition as exc:
+            raise Conflict(str(exc), code="license_terminated") from exc
         return Response(LicenseOutputSerializer(host_license).data)
+
+
+class _LicenseStatusChangeApi(APIView):
+    """POST with no body; a repeat of a change already in effect is a no-op 200."""
+
+    change = None  # the service that makes the change
+
+    def post(self, request, license_id):
+        host_license = _own_license(request, license_id)
+        try:
+            host_license = type(self).change(host_license=host_license, actor=Actor.host_key(request.auth.key_id))
+        except InvalidTransition as exc:
+            raise Conflict(str(exc), code="invalid_transition") from exc
+        return Response(LicenseOutputSerializer(host_license).data)
+
+
+_STATUS_CHANGE_RESPONSES = {200: LicenseOutputSerializer, **error_responses(401, 404, 409, 429)}
+
+
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="licenses_suspend",
+        summary="Suspend: the plugin stops validating; still billed",
+        request=None,
+        responses=_STATUS_CHANGE_RESPONSES,
+    )
+)
+class LicenseSuspendApi(_LicenseStatusChangeApi):
+    change = staticmethod(license_suspend)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="licenses_resume",
+        summary="Resume a suspended license",
+        request=None,
+        responses=_STATUS_CHANGE_RESPONSES,
+    )
+)
+class LicenseResumeApi(_LicenseStatusChangeApi):
+    change = staticmethod(license_resume)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="licenses_terminate",
+        summary="Terminate for good: frees the server_id; billing stops after this month",
+        request=None,
+        responses=_STATUS_CHANGE_RESPONSES,
+    )
+)
+class LicenseTerminateApi(_LicenseStatusChangeApi):
+    change = staticmethod(license_terminate)
+
+
+# --- The plugin heartbeat -----------------------------------------------------------------------
+#
+# The busiest endpoint (one call a minute from every game server), so it is a plain Django view:
+# no DRF request wrapping, authentication, throttles or serializers, and one service call that
+# issues a single UPDATE ... RETURNING. It still answers the contract's JSON errors.
+
+LICENSE_KEY_PATTERN = re.compile(r"^CRN(-[0-9A-HJKMNP-TV-Z]{5}){6}$")
+MAX_PLAYERS = 1_000_000
+
+
+def _client_address(request):
+    return request.META.get(settings.CLIENT_IP_HEADER) or request.META.get("REMOTE_ADDR", "")
+
+
+def _parse_heartbeat(body):
+    if not isinstance(body, dict):
+        return None, {"non_field_errors": ["Expected a JSON object."]}
+    errors = {}
+    license_key = body.get("license_key")
+    version = body.get("version")
+    players = body.get("players")
+    if not isinstance(license_key, str) or not license_key:
+        errors["license_key"] = ["This field is required and must be a string."]
+    elif len(license_key) > 64:
+        errors["license_key"] = ["Ensure this field has no more than 64 characters."]
+    if version is not None and (
+        not isinstance(version, str) or len(version) > 64 or _CONTROL_CHARACTERS.search(version)
+    ):
+        errors["version"] = ["Must be a string of at most 64 printable characters."]
+    if players is not None and (
+        isinstance(players, bool) or not isinstance(players, int) or not 0 <= players <= MAX_PLAYERS
+    ):
+        errors["players"] = [f"Must be a whole number from 0 to {MAX_PLAYERS}."]
+    return (license_key, version, players), errors
+
+
+@csrf_exempt
+@require_POST
+def heartbeat(request):
+    if request.content_type != "application/json":
+        return error_response(415, "unsupported_media_type", "The request body must be JSON (application/json).")
+    try:
+        body = json.loads(request.body)
+    except (ValueError, RecursionError):
+        return error_response(400, "malformed_json", "The request body is not valid JSON.")
+    parsed, errors = _parse_heartbeat(body)
+    if errors:
+        return error_response(400, "invalid", "The request is invalid; see fields.", fields=errors)
+    license_key, version, players = parsed
+
+    # A malformed key cannot exist: answer it as unknown without asking the database.
+    result = (
+        heartbeat_record(license_key=license_key, version=version, players=players)
+        if LICENSE_KEY_PATTERN.match(license_key)
+        else HeartbeatResult(known=False)
+    )
+    if not result.known:
+        # Counted only for unknown keys, so the hot path pays nothing; 150-bit keys make a
+        # lucky guess from a blocked address no real risk.
+        allowed, retry_after = hit(
+            "heartbeat-unknown", _client_address(request), settings.HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT
+        )
+        if not allowed:
+            return error_response(
+                429,
+                "rate_limited",
+                "Too many unknown license keys from this address.",
+                headers={"Retry-After": str(retry_after)},
+            )
+        return error_response(404, "license_not_found", "No license has this key.")
+    if result.retry_after is not None:
+        return error_response(
+            429,
+            "rate_limited",
+            "Heartbeat sent too soon after the last one.",
+            headers={"Retry-After": str(result.retry_after)},
+        )
+    return JsonResponse({"status": result.status, "valid": result.status == LicenseStatus.ACTIVE})

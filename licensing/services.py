@@ -1,14 +1,18 @@
 """Every change to licenses: one transaction each, with its audit record."""
 
+import math
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import audit_event_build
+from audit.services import audit_event_build, audit_record
+from corrosion.api.throttling import parse_rate
 from licensing.keys import generate_companion_token, generate_license_key, generate_subdomain
 from licensing.models import HostLicense, License, LicenseStatus
 
@@ -145,3 +149,145 @@ def _create_licenses(*, host, items, actor):
     HostLicense.objects.bulk_create(sorted(host_licenses.values(), key=lambda hl: hl.server_identifier))
     AuditEvent.objects.bulk_create(events)
     return host_licenses
+
+
+class InvalidTransition(Exception):
+    """A change the license's current status does not allow (e.g. resuming a terminated license)."""
+
+
+# For each change: the statuses it applies to, the status it leads to, and the time field it stamps.
+_TRANSITIONS = {
+    "suspend": ({LicenseStatus.ACTIVE}, LicenseStatus.SUSPENDED, "suspended_at"),
+    "resume": ({LicenseStatus.SUSPENDED}, LicenseStatus.ACTIVE, "resumed_at"),
+    "terminate": ({LicenseStatus.ACTIVE, LicenseStatus.SUSPENDED}, LicenseStatus.TERMINATED, "terminated_at"),
+}
+
+
+_ACTIONS = {"suspend": "license.suspended", "resume": "license.resumed", "terminate": "license.terminated"}
+
+
+def _locked(host_license):
+    """The host license and its license, re-read under a row lock so concurrent changes queue up."""
+    return (
+        HostLicense.objects.select_for_update(of=("self", "license")).select_related("license").get(pk=host_license.pk)
+    )
+
+
+@transaction.atomic
+def _license_transition(*, host_license, change, actor):
+    host_license = _locked(host_license)
+    license = host_license.license
+    sources, target, time_field = _TRANSITIONS[change]
+    if license.status == target:
+        return host_license  # already in effect: a repeat changes nothing and records nothing
+    if license.status not in sources:
+        raise InvalidTransition(f"Cannot {change} a license that is {license.status}.")
+    now = timezone.now()
+    previous = license.status
+    license.status = target
+    license.status_changed_at = now
+    setattr(license, time_field, now)
+    license.save(update_fields=["status", "status_changed_at", time_field, "updated_at"])
+    host_license.status = target
+    host_fields = ["status"]
+    if target == LicenseStatus.TERMINATED:
+        host_license.terminated_at = now
+        host_fields.append("terminated_at")
+    host_license.save(update_fields=host_fields)
+    audit_record(
+        actor=actor,
+        action=_ACTIONS[change],
+        target=license,
+        data={"server_id": host_license.server_identifier, "from": previous, "to": target},
+        occurred_at=now,
+    )
+    return host_license
+
+
+def license_suspend(*, host_license, actor):
+    return _license_transition(host_license=host_license, change="suspend", actor=actor)
+
+
+def license_resume(*, host_license, actor):
+    return _license_transition(host_license=host_license, change="resume", actor=actor)
+
+
+def license_terminate(*, host_license, actor):
+    """Final: the server_id is free for a new license, and billing stops after this month."""
+    return _license_transition(host_license=host_license, change="terminate", actor=actor)
+
+
+@transaction.atomic
+def license_update(*, host_license, actor, hostname=None, customer_email=None):
+    """Change the hostname and/or move the license to another customer; subdomain and panel URL stay."""
+    host_license = _locked(host_license)
+    license = host_license.license
+    if license.status == LicenseStatus.TERMINATED:
+        raise InvalidTransition("A terminated license cannot be edited.")
+    changes = {}
+    if hostname is not None and hostname != license.hostname:
+        changes["hostname"] = [license.hostname, hostname]
+        license.hostname = hostname
+    if customer_email is not None and customer_email != host_license.customer_email:
+        changes["customer_email"] = [host_license.customer_email, customer_email]
+        license.customer = customers_for_emails([customer_email])[customer_email.lower()]
+        host_license.customer_email = customer_email
+    if not changes:
+        return host_license
+    license.save(update_fields=["hostname", "customer", "updated_at"])
+    host_license.save(update_fields=["customer_email"])
+    audit_record(actor=actor, action="license.updated", target=license, data=changes)
+    return host_license
+
+
+@dataclass(frozen=True)
+class HeartbeatResult:
+    known: bool  # a license has this key
+    status: str | None = None  # the license's status, when the heartbeat was recorded
+    retry_after: int | None = None  # seconds, when it came too soon after the last accepted one
+
+
+# One statement records an accepted heartbeat and tells the license's status. The per-license
+# limit lives in the row: a heartbeat sooner than the limit allows after the last accepted one
+# matches no row and is refused by the same statement, with no cache round trip on the busiest path.
+_RECORD_HEARTBEAT = """
+UPDATE host_licenses
+   SET last_seen_at = %s,
+       plugin_version = COALESCE(%s, plugin_version),
+       player_count = COALESCE(%s, player_count)
+ WHERE license_id = (SELECT id FROM licenses WHERE license_key = %s)
+   AND (last_seen_at IS NULL OR last_seen_at <= %s)
+RETURNING status
+"""
+# Only when nothing was recorded: is the key unknown, or was the heartbeat too soon?
+_LAST_SEEN = """
+SELECT last_seen_at FROM host_licenses
+ WHERE license_id = (SELECT id FROM licenses WHERE license_key = %s)
+"""
+
+
+def heartbeat_record(*, license_key, version=None, players=None):
+    """Record that the plugin on a license's server is alive; at most two SQL statements.
+
+    No transaction: the one UPDATE is atomic on its own.
+    """
+    limit, period = parse_rate(settings.HEARTBEAT_RATE_LIMIT)
+    interval = timedelta(seconds=period / limit)
+    now = timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_HEARTBEAT, [adapt(now), version, players, license_key, adapt(now - interval)])
+        row = cursor.fetchone()
+        if row is not None:
+            return HeartbeatResult(known=True, status=row[0])
+        cursor.execute(_LAST_SEEN, [license_key])
+        row = cursor.fetchone()
+    if row is None:
+        return HeartbeatResult(known=False)
+    last_seen = row[0]
+    if isinstance(last_seen, str):
+        last_seen = datetime.fromisoformat(last_seen)
+    if last_seen is not None and last_seen.tzinfo is None:  # SQLite keeps UTC without a zone
+        last_seen = last_seen.replace(tzinfo=UTC)
+    wait = (last_seen + interval - now).total_seconds() if last_seen else 1
+    return HeartbeatResult(known=True, retry_after=max(1, math.ceil(wait)))

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from hosts.keys import generate_key_id, generate_raw_key
 from hosts.models import Host, HostAPIKey, HostRate
+from licensing.keys import generate_license_key
 from licensing.models import HostLicense, License, LicenseStatus
 
 
@@ -53,7 +54,7 @@ class LicenseFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = License
 
-    license_key = factory.Sequence(lambda n: f"CRN-TEST-{n:025d}")
+    license_key = factory.LazyFunction(generate_license_key)
     companion_token = factory.Sequence(lambda n: f"companion-{n:032d}")
     customer = factory.SubFactory(UserFactory)
     hostname = factory.Sequence(lambda n: f"play{n}.example.test")

@@ -1,10 +1,15 @@
 """Request limits and the JSON error guarantee, applied before and after every view."""
 
+import logging
 from http import HTTPStatus
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from corrosion.api.errors import error_response
+from corrosion.api.exceptions import DATABASE_RETRY_AFTER_SECONDS
+
+logger = logging.getLogger(__name__)
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -69,3 +74,24 @@ class JsonErrorMiddleware:
             if header in response:
                 replacement[header] = response[header]
         return replacement
+
+
+class DatabaseUnavailableMiddleware:
+    """A lost database is a 503 a client retries, on every view (DRF views get it from their handler)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            logger.warning("database unavailable: %s", exception.__class__.__name__)
+            return error_response(
+                503,
+                "service_unavailable",
+                "The service is temporarily unavailable; retry shortly.",
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            )
+        return None

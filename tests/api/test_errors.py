@@ -23,7 +23,15 @@ class _DatabaseDown(APIView):
         raise OperationalError("connection refused")
 
 
-urlpatterns = [path("boom", _Boom.as_view()), path("db-down", _DatabaseDown.as_view())]
+def _plain_database_down(request):
+    raise OperationalError("connection refused")
+
+
+urlpatterns = [
+    path("boom", _Boom.as_view()),
+    path("db-down", _DatabaseDown.as_view()),
+    path("plain-db-down", _plain_database_down),
+]
 handler500 = "corrosion.api.views.server_error"
 
 
@@ -55,9 +63,10 @@ def test_an_unexpected_error_is_a_json_500(settings):
     _assert_error(client.get("/boom"), 500, "server_error")
 
 
-def test_a_database_outage_is_a_json_503_with_retry_after(settings):
+@pytest.mark.parametrize("path", ["/db-down", "/plain-db-down"])
+def test_a_database_outage_is_a_json_503_with_retry_after(settings, path):
     settings.ROOT_URLCONF = __name__
-    response = APIClient().get("/db-down")
+    response = APIClient(raise_request_exception=False).get(path)
     _assert_error(response, 503, "service_unavailable")
     assert response["Retry-After"] == "5"
 
