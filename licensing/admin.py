@@ -1,39 +1,97 @@
-from django.contrib import admin
+"""Staff look at licenses and change their status here, through the same services as the API."""
+
+from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from audit.selectors import audit_events_for
-from licensing.models import License
+from audit.services import Actor
+from licensing.models import HostLicense
+from licensing.selectors import online_since
+from licensing.services import InvalidTransition, license_resume, license_suspend, license_terminate
 
 
-@admin.register(License)
-class LicenseAdmin(admin.ModelAdmin):
-    list_display = ["license_key", "hostname", "customer", "status", "provisioned_at"]
-    list_filter = ["status"]
-    search_fields = ["license_key", "hostname", "customer__email", "subdomain"]
-    list_select_related = ["customer"]
-    readonly_fields = [
+class OnlineFilter(admin.SimpleListFilter):
+    title = "online"
+    parameter_name = "online"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Online"), ("no", "Offline")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(last_seen_at__gte=online_since())
+        if self.value() == "no":
+            return queryset.exclude(last_seen_at__gte=online_since())
+        return queryset
+
+
+@admin.register(HostLicense)
+class HostLicenseAdmin(admin.ModelAdmin):
+    list_display = ["server_identifier", "host", "customer_email", "status", "online", "last_seen_at", "provisioned_at"]
+    list_filter = ["status", OnlineFilter, ("host", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["license__license_key", "server_identifier", "customer_email", "license__hostname"]
+    list_select_related = ["host", "license"]
+    ordering = ["-provisioned_at", "-id"]
+    show_full_result_count = False  # a COUNT(*) over every license on each page is not worth it
+    actions = ["suspend", "resume", "terminate"]
+    fields = [
+        "host",
+        "server_identifier",
+        "customer_email",
+        "status",
         "license_key",
-        "customer",
         "hostname",
         "subdomain",
-        "status",
         "provisioned_at",
         "suspended_at",
         "resumed_at",
         "terminated_at",
-        "status_changed_at",
+        "last_seen_at",
+        "plugin_version",
+        "player_count",
         "audit_trail",
     ]
-    exclude = ["companion_token"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        self._online_since = online_since()
+        return super().get_queryset(request)
 
     def has_add_permission(self, request):
-        return False
+        return False  # licenses are provisioned by hosts through the API
 
     def has_change_permission(self, request, obj=None):
-        return False  # status changes go through the services, never a form edit
+        return False  # no form edits: status changes are the actions below
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_status_permission(self, request):
+        return request.user.has_perm("licensing.change_hostlicense")
+
+    @admin.display(boolean=True)
+    def online(self, obj):
+        return obj.last_seen_at is not None and obj.last_seen_at >= self._online_since
+
+    @admin.display(description="license key")
+    def license_key(self, obj):
+        return obj.license.license_key
+
+    @admin.display()
+    def hostname(self, obj):
+        return obj.license.hostname
+
+    @admin.display()
+    def subdomain(self, obj):
+        return obj.license.subdomain
+
+    @admin.display(description="suspended at")
+    def suspended_at(self, obj):
+        return obj.license.suspended_at
+
+    @admin.display(description="resumed at")
+    def resumed_at(self, obj):
+        return obj.license.resumed_at
 
     @admin.display(description="Audit trail")
     def audit_trail(self, obj):
@@ -42,7 +100,7 @@ class LicenseAdmin(admin.ModelAdmin):
             "<tr><td>{}</td><td>{}</td><td>{}: {}</td><td>{}</td></tr>",
             (
                 (f"{e.occurred_at:%Y-%m-%d %H:%M:%S} UTC", e.action, e.actor_type, e.actor, e.data)
-                for e in audit_events_for(obj)
+                for e in audit_events_for(obj.license)
             ),
         )
         return format_html(
@@ -50,3 +108,29 @@ class LicenseAdmin(admin.ModelAdmin):
             "</thead><tbody>{}</tbody></table>",
             rows,
         )
+
+    def _change_status(self, request, queryset, change, verb):
+        changed, refused = 0, []
+        for host_license in queryset:
+            before = host_license.status
+            try:
+                after = change(host_license=host_license, actor=Actor.staff(request.user)).status
+            except InvalidTransition as exc:
+                refused.append(f"{host_license.server_identifier}: {exc}")
+                continue
+            changed += before != after
+        self.message_user(request, f"{verb} {changed} license(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Refused: " + "; ".join(refused), messages.WARNING)
+
+    @admin.action(description="Suspend selected licenses (still billed)", permissions=["status"])
+    def suspend(self, request, queryset):
+        self._change_status(request, queryset, license_suspend, "Suspended")
+
+    @admin.action(description="Resume selected licenses", permissions=["status"])
+    def resume(self, request, queryset):
+        self._change_status(request, queryset, license_resume, "Resumed")
+
+    @admin.action(description="Terminate selected licenses (final; frees the server id)", permissions=["status"])
+    def terminate(self, request, queryset):
+        self._change_status(request, queryset, license_terminate, "Terminated")

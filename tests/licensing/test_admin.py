@@ -1,6 +1,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 
+from licensing.models import HostLicense
+
 pytestmark = pytest.mark.django_db
 
 
@@ -16,7 +18,9 @@ def test_staff_read_a_licenses_audit_trail(host_client, staff_client):
     license_id = host_client.post("/api/host/provision", body, format="json").json()["id"]
     host_client.post(f"/api/host/licenses/{license_id}/suspend")
 
-    response = staff_client.get(f"/admin/licensing/license/{license_id}/change/")
+    response = staff_client.get(
+        f"/admin/licensing/hostlicense/{HostLicense.objects.get(license_id=license_id).pk}/change/"
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert "Audit trail" in html

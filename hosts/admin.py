@@ -1,0 +1,186 @@
+"""Staff manage hosts, their rates and keys here; every change goes through hosts.services."""
+
+from django.contrib import admin, messages
+from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.template.response import TemplateResponse
+
+from audit.services import Actor
+from hosts.models import Host, HostAPIKey, HostRate
+from hosts.services import HostError, api_key_issue, api_key_revoke, host_create, host_update
+
+
+def key_shown_once(request, *, host, issued, admin_site):
+    """The only page that ever shows a raw key; never cached, never shown again."""
+    response = TemplateResponse(
+        request,
+        "admin/hosts/key_shown_once.html",
+        {**admin_site.each_context(request), "title": "API key issued", "host": host, "issued": issued},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class HostRateInline(admin.TabularInline):
+    model = HostRate
+    fields = ["effective_from", "wholesale_rate_usd"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-effective_from"]
+    verbose_name_plural = "Rate history"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class HostAPIKeyInline(admin.TabularInline):
+    model = HostAPIKey
+    fields = ["key_id", "name", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "API keys (revoke them from the API keys page)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class LiveLicenseCountFilter(admin.SimpleListFilter):
+    title = "live licenses"
+    parameter_name = "has_live"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Some"), ("no", "None")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(live_license_count__gt=0)
+        if self.value() == "no":
+            return queryset.filter(live_license_count=0)
+        return queryset
+
+
+@admin.register(Host)
+class HostAdmin(admin.ModelAdmin):
+    list_display = ["company_name", "contact_email", "wholesale_rate_usd", "active", "live_licenses", "last_activity"]
+    list_filter = ["active", LiveLicenseCountFilter]
+    search_fields = ["company_name", "contact_email"]
+    fields = ["company_name", "contact_email", "wholesale_rate_usd", "active", "created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [HostRateInline, HostAPIKeyInline]
+    actions = ["issue_api_key", "deactivate", "activate"]
+
+    def get_queryset(self, request):
+        # Subqueries rather than joins: a join over licenses and keys would multiply rows.
+        last_key_use = HostAPIKey.objects.filter(host=OuterRef("pk")).values("host").annotate(m=Max("last_used_at"))
+        live = (
+            Host.objects.filter(pk=OuterRef("pk"))
+            .annotate(n=Count("host_licenses", filter=~Q(host_licenses__status="terminated")))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(live_license_count=Subquery(live), last_activity_at=Subquery(last_key_use.values("m")))
+        )
+
+    @admin.display(description="live licenses", ordering="live_license_count")
+    def live_licenses(self, obj):
+        return obj.live_license_count
+
+    @admin.display(description="last API use", ordering="last_activity_at")
+    def last_activity(self, obj):
+        return obj.last_activity_at
+
+    def get_readonly_fields(self, request, obj=None):
+        # Access is changed with the actions, so it is audited as such; the form edits the rest.
+        return [*self.readonly_fields, "active"] if obj else self.readonly_fields
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["company_name", "contact_email", "wholesale_rate_usd"]
+        return self.fields
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Create the host and its first key in one step, then show the key once."""
+        if request.method == "POST" and self.has_add_permission(request):
+            form = self.get_form(request)(request.POST)
+            if form.is_valid():
+                try:
+                    host, issued = host_create(
+                        company_name=form.cleaned_data["company_name"],
+                        contact_email=form.cleaned_data["contact_email"],
+                        wholesale_rate_usd=form.cleaned_data["wholesale_rate_usd"],
+                        actor=Actor.staff(request.user),
+                    )
+                except HostError as exc:
+                    self.message_user(request, str(exc), messages.ERROR)
+                else:
+                    return key_shown_once(request, host=host, issued=issued, admin_site=self.admin_site)
+        return super().add_view(request, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        host_update(
+            host=obj,
+            actor=Actor.staff(request.user),
+            company_name=form.cleaned_data["company_name"],
+            contact_email=form.cleaned_data["contact_email"],
+            wholesale_rate_usd=form.cleaned_data["wholesale_rate_usd"],
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # hosts with history are deactivated, never deleted
+
+    @admin.action(description="Issue a new API key (shown once)", permissions=["change"])
+    def issue_api_key(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one host to issue a key to.", messages.WARNING)
+            return None
+        host = queryset.get()
+        issued = api_key_issue(host=host, name=f"admin {request.user.get_username()}", actor=Actor.staff(request.user))
+        return key_shown_once(request, host=host, issued=issued, admin_site=self.admin_site)
+
+    @admin.action(description="Deactivate: their API keys stop working at once", permissions=["change"])
+    def deactivate(self, request, queryset):
+        for host in queryset:
+            host_update(host=host, active=False, actor=Actor.staff(request.user))
+        self.message_user(request, f"Deactivated {queryset.count()} host(s).", messages.SUCCESS)
+
+    @admin.action(description="Activate", permissions=["change"])
+    def activate(self, request, queryset):
+        for host in queryset:
+            host_update(host=host, active=True, actor=Actor.staff(request.user))
+        self.message_user(request, f"Activated {queryset.count()} host(s).", messages.SUCCESS)
+
+
+@admin.register(HostAPIKey)
+class HostAPIKeyAdmin(admin.ModelAdmin):
+    list_display = ["key_id", "host", "name", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["key_id", "host__company_name", "host__contact_email", "name"]
+    list_select_related = ["host"]
+    readonly_fields = ["key_id", "host", "name", "created_at", "last_used_at", "revoked_at"]
+    exclude = ["digest"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # keys are issued from the host page, so the raw key can be shown once
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_revoke_permission(self, request):
+        # The change form is closed (keys are never edited), but revoking is a change to a key.
+        return request.user.has_perm("hosts.change_hostapikey")
+
+    @admin.action(description="Revoke selected keys (cannot be undone)", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        for key in queryset:
+            api_key_revoke(key_id=key.key_id, actor=Actor.staff(request.user))
+        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
