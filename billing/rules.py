@@ -141,7 +141,9 @@ def host_rates(*, month: date, hosts: Iterable | None = None) -> dict[UUID, Deci
     host_ids = _host_ids(hosts)
     if host_ids is not None:
         queryset = queryset.filter(pk__in=host_ids)
-    return dict(queryset.annotate(rate=rate_in_force(month)).values_list("pk", "rate"))
+    rates = queryset.annotate(rate=rate_in_force(month)).values_list("pk", "rate")
+    # SQLite returns an annotation's decimal unscaled (6 for 6.00); give every rate its 2 places.
+    return {pk: rate.quantize(MONEY) for pk, rate in rates}
 
 
 def _bills(*, month, rates, rows):

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Min
 from django.utils import timezone
 
@@ -26,9 +26,9 @@ class BillingError(Exception):
     """A billing operation that cannot be done; the message says why."""
 
 
-class BillStatus:
-    CLOSED = "closed"
-    OPEN = "open"
+class BillStatus(models.TextChoices):
+    CLOSED = "closed", "Closed"
+    OPEN = "open", "Open (computed live)"
 
 
 class _StoredLines:

@@ -174,6 +174,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Licenses and bills both have a "status": name each set of choices, or both get hashed names.
+    "ENUM_NAME_OVERRIDES": {
+        "BillStatusEnum": "billing.services.BillStatus",
+        "LicenseStatusEnum": "licensing.models.LicenseStatus",
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------------------

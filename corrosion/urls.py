@@ -7,6 +7,7 @@ from corrosion.api import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^api/host/", include("licensing.urls")),
+    re_path(r"^api/host/", include("billing.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="docs"),
     path("healthz", views.healthz, name="healthz"),

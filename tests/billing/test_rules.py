@@ -257,3 +257,8 @@ def test_host_bills_runs_two_queries_whatever_the_number_of_licenses():
     large = queries_for(3, 30)
     assert small == (2, 10)
     assert large == (2, 100)
+
+
+def test_rates_keep_their_two_decimal_places(host):
+    HostLicenseFactory(host=host, server_identifier="rust-1", provisioned_at=at(2026, 5, 2))
+    assert str(host_bill(host=host, month=MAY).wholesale_rate_usd) == "6.00"
