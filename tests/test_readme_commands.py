@@ -46,7 +46,20 @@ def test_make_run_serves_the_api_and_the_printed_key_authenticates(tmp_path):
     assert not (tmp_path / ".venv").exists()
     port = _free_port()
     # A newcomer's shell: none of CI's variables, no virtualenv on PATH.
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CACHE_URL", "DEBUG", "SECRET_KEY", "VIRTUAL_ENV", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DATABASE_URL",
+            "CACHE_URL",
+            "DEBUG",
+            "SECRET_KEY",
+            "VIRTUAL_ENV",
+            "ALLOWED_HOSTS",
+            "SECURE_SSL_REDIRECT",
+        }
+    }
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if "/.venv/" not in p)
     process = subprocess.Popen(
         ["make", "run", f"PORT={port}"],
