@@ -1,0 +1,89 @@
+import uuid
+
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Round
+
+from hosts.models import Host
+from licensing.models import License, LicenseStatus
+
+
+class BillingMonth(models.Model):
+    """The closed-month register: one row per month closed for every host at once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    month = models.DateField(unique=True)
+    closed_at = models.DateTimeField()
+    # "<actor type>:<actor name>", e.g. "command:close_billing_month"; the audit event has the rest.
+    closed_by = models.CharField(max_length=200)
+
+    class Meta:
+        db_table = "billing_months"
+        ordering = ["-month"]
+        constraints = [
+            models.CheckConstraint(condition=Q(month__day=1), name="billing_months_first_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} closed {self.closed_at:%Y-%m-%d %H:%M}"
+
+
+class BillingRecord(models.Model):
+    """A host's bill for one closed month; never changed once written."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    host = models.ForeignKey(Host, on_delete=models.PROTECT, related_name="billing_records")
+    billing_month = models.DateField()
+    # The seed's name; it counts billable servers, suspended ones included.
+    active_license_count = models.IntegerField()
+    wholesale_rate_usd = models.DecimalField(max_digits=10, decimal_places=2)
+    total_amount_usd = models.DecimalField(max_digits=12, decimal_places=2)
+    generated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "host_billing_records"
+        ordering = ["-billing_month", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["host", "billing_month"], name="host_billing_records_host_month_unique"),
+            models.CheckConstraint(condition=Q(billing_month__day=1), name="host_billing_records_first_day"),
+            models.CheckConstraint(condition=Q(active_license_count__gte=0), name="host_billing_records_count_gte_0"),
+            models.CheckConstraint(condition=Q(wholesale_rate_usd__gte=0), name="host_billing_records_rate_gte_0"),
+            models.CheckConstraint(condition=Q(total_amount_usd__gte=0), name="host_billing_records_total_gte_0"),
+            # Round: SQLite multiplies decimals as floats (3 * 6.10 = 18.299999...); PostgreSQL's
+            # numeric product of a 2-place rate is exact, so there the round changes nothing.
+            models.CheckConstraint(
+                condition=Q(total_amount_usd=Round(F("active_license_count") * F("wholesale_rate_usd"), 2)),
+                name="host_billing_records_total_is_count_times_rate",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.host} {self.billing_month:%Y-%m}: {self.total_amount_usd} USD"
+
+
+class BillingLine(models.Model):
+    """One billed server of a record: a copy, taken at closing, of the server's last license in the month."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    record = models.ForeignKey(BillingRecord, on_delete=models.PROTECT, related_name="lines")
+    server_id = models.CharField(max_length=255)
+    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="billing_lines")
+    license_key = models.CharField(max_length=64)
+    hostname = models.CharField(max_length=255)
+    customer_email = models.EmailField(max_length=254)
+    status = models.CharField(max_length=16, choices=LicenseStatus.choices)
+    provisioned_at = models.DateTimeField()
+    terminated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "host_billing_lines"
+        ordering = ["record", "server_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["record", "server_id"], name="host_billing_lines_record_server_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=LicenseStatus.values), name="host_billing_lines_status_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.record} / {self.server_id}"

@@ -8,6 +8,7 @@ from licensing.apis import heartbeat
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/host/", include("licensing.urls")),
+    path("api/host/", include("billing.urls")),
     path("api/plugin/heartbeat", heartbeat, name="plugin-heartbeat"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="docs"),

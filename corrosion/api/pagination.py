@@ -1,4 +1,4 @@
-"""Keyset (cursor) pagination over a newest-first (timestamp, id) ordering.
+"""Keyset (cursor) pagination over a newest-first (timestamp, id) ordering; a date works too.
 
 DRF's CursorPagination positions on one field and falls back to offsets on ties; licenses
 provisioned in one bulk call share a timestamp, so the cursor here carries both the timestamp and
@@ -29,25 +29,34 @@ def _encode(direction, moment, pk):
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor):
+def parse_aware_datetime(value):
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(value)
+    return moment
+
+
+def _decode(cursor, parse_value=parse_aware_datetime):
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         direction, moment, pk = raw.split("|")
         if direction not in ("n", "p"):
             raise ValueError(direction)
-        moment = datetime.fromisoformat(moment)
-        if moment.tzinfo is None:
-            raise ValueError(moment)
-        return direction, moment, uuid.UUID(pk)
+        return direction, parse_value(moment), uuid.UUID(pk)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from None
 
 
 class KeysetPagination:
-    """Paginate a queryset newest first by (`time_field`, `id`)."""
+    """Paginate a queryset newest first by (`time_field`, `id`).
 
-    def __init__(self, time_field):
+    `parse_value` reads the field's value back from a cursor: an aware datetime by default; pass
+    `date.fromisoformat` for a DateField.
+    """
+
+    def __init__(self, time_field, *, parse_value=parse_aware_datetime):
         self.time_field = time_field
+        self.parse_value = parse_value
 
     def paginate(self, queryset, request):
         params = PageQuerySerializer(data=request.query_params.dict())
@@ -62,7 +71,7 @@ class KeysetPagination:
             has_more, has_before = len(rows) > page_size, False
             rows = rows[:page_size]
         else:
-            direction, moment, pk = _decode(cursor)
+            direction, moment, pk = _decode(cursor, self.parse_value)
             if direction == "n":
                 after = Q(**{f"{field}__lt": moment}) | Q(**{field: moment, "id__lt": pk})
                 rows = list(queryset.filter(after).order_by(f"-{field}", "-id")[: page_size + 1])

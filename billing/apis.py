@@ -1,0 +1,137 @@
+"""Host API views for bills: each parses, calls a selector or service, serializes."""
+
+from datetime import date
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.months import month_format, month_parse, month_start
+from billing.rules import LINE_FIELDS
+from billing.selectors import records_for_host
+from billing.services import BillStatus, bill_for
+from corrosion.api.pagination import KeysetPagination
+from corrosion.api.renderers import CSVRenderer, csv_response
+from corrosion.api.schema import error_responses
+from licensing.models import LicenseStatus
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$", "example": "2026-05"})
+class MonthField(serializers.Field):
+    def to_representation(self, value) -> str:
+        return month_format(value)
+
+
+class BillLineSerializer(serializers.Serializer):
+    server_id = serializers.CharField()
+    license_id = serializers.UUIDField()
+    license_key = serializers.CharField()
+    hostname = serializers.CharField()
+    customer_email = serializers.EmailField()
+    status = serializers.ChoiceField(choices=LicenseStatus.choices)
+    provisioned_at = serializers.DateTimeField()
+    terminated_at = serializers.DateTimeField(allow_null=True)
+
+
+class BillingRecordOutputSerializer(serializers.Serializer):
+    """A closed month in the list: the record without its lines."""
+
+    month = MonthField(source="billing_month")
+    # A listed bill is always closed: only closed months have records.
+    status = serializers.ChoiceField(choices=BillStatus.choices, default=BillStatus.CLOSED, read_only=True)
+    active_license_count = serializers.IntegerField()
+    wholesale_rate_usd = serializers.DecimalField(max_digits=10, decimal_places=2)
+    total_amount_usd = serializers.DecimalField(max_digits=12, decimal_places=2)
+    generated_at = serializers.DateTimeField()
+
+
+class BillOutputSerializer(serializers.Serializer):
+    month = MonthField()
+    status = serializers.ChoiceField(choices=BillStatus.choices)
+    active_license_count = serializers.IntegerField()
+    wholesale_rate_usd = serializers.DecimalField(max_digits=10, decimal_places=2)
+    total_amount_usd = serializers.DecimalField(max_digits=12, decimal_places=2)
+    lines = BillLineSerializer(many=True)
+
+
+class BillingListApi(APIView):
+    @extend_schema(
+        operation_id="billing_list",
+        parameters=[
+            OpenApiParameter("page_size", int, description="1 to 500, default 50"),
+            OpenApiParameter("cursor", str, description="from a previous page's next or previous link"),
+        ],
+        responses={
+            200: inline_serializer(
+                "BillPage",
+                {
+                    "results": BillingRecordOutputSerializer(many=True),
+                    "next": serializers.URLField(allow_null=True),
+                    "previous": serializers.URLField(allow_null=True),
+                },
+            ),
+            **error_responses(400, 401, 429),
+        },
+    )
+    def get(self, request):
+        paginator = KeysetPagination("billing_month", parse_value=date.fromisoformat)
+        rows = paginator.paginate(records_for_host(host=request.user), request)
+        return paginator.response(BillingRecordOutputSerializer(rows, many=True).data)
+
+
+class BillingMonthApi(APIView):
+    renderer_classes = [JSONRenderer, CSVRenderer]
+
+    CSV_HEADER = ("month", *LINE_FIELDS, "wholesale_rate_usd")
+
+    @extend_schema(
+        operation_id="billing_retrieve",
+        parameters=[
+            OpenApiParameter("month", str, OpenApiParameter.PATH, description="YYYY-MM, not after the current month"),
+            OpenApiParameter("format", str, enum=["json", "csv"], description="or send Accept: text/csv"),
+        ],
+        responses={
+            (200, "application/json"): BillOutputSerializer,
+            (200, "text/csv"): OpenApiTypes.STR,
+            **error_responses(400, 401, 429),
+        },
+    )
+    def get(self, request, month):
+        month = self._parse_month(month)
+        bill = bill_for(host=request.user, month=month)
+        if request.accepted_renderer.format == CSVRenderer.format:
+            return csv_response(self._csv_rows(bill), filename=f"corrosion-billing-{month_format(month)}.csv")
+        return Response(BillOutputSerializer(bill).data)
+
+    def handle_exception(self, exc):
+        # Every error is JSON (SPEC: HTTP API), even when the client asked for CSV.
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
+    @staticmethod
+    def _parse_month(value):
+        try:
+            month = month_parse(value)
+        except ValueError as exc:
+            raise ValidationError({"month": [str(exc)]}) from None
+        if month_start(month) > timezone.now():
+            raise ValidationError({"month": [f"{value} has not started yet."]})
+        return month
+
+    def _csv_rows(self, bill):
+        yield self.CSV_HEADER
+        month = month_format(bill.month)
+        for line in bill.lines:
+            yield (month, *(getattr(line, field) for field in LINE_FIELDS), bill.wholesale_rate_usd)

@@ -1,0 +1,78 @@
+"""export_billing: every host's record of a closed month, one CSV for invoicing."""
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from audit.services import Actor
+from billing.services import month_close
+from tests.billing.helpers import at
+from tests.factories import HostFactory, HostLicenseFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
+
+HEADER = ["month", "company_name", "contact_email", "active_license_count", "wholesale_rate_usd", "total_amount_usd"]
+
+
+@pytest.fixture
+def closed_may():
+    zeta = HostFactory(
+        company_name="Zeta Servers", contact_email="billing@zeta.test", wholesale_rate_usd=Decimal("5.00")
+    )
+    acme = HostFactory(company_name="Acme, Inc.", contact_email="ap@acme.test", wholesale_rate_usd=Decimal("6.10"))
+    HostFactory(company_name="Idle Hosting")  # nothing billable: no record, no row
+    for host, count in ((zeta, 1), (acme, 3)):
+        for n in range(count):
+            HostLicenseFactory(host=host, server_identifier=f"rust-{n}", provisioned_at=at(2026, 5, 2))
+    month_close(month=date(2026, 5, 1), actor=Actor.command("tests"))
+
+
+EXPECTED = [
+    HEADER,
+    ["2026-05", "Acme, Inc.", "ap@acme.test", "3", "6.10", "18.30"],
+    ["2026-05", "Zeta Servers", "billing@zeta.test", "1", "5.00", "5.00"],
+]
+
+
+@pytest.mark.usefixtures("closed_may")
+def test_it_writes_every_hosts_record_to_a_file(tmp_path):
+    target = tmp_path / "2026-05.csv"
+    out = StringIO()
+    call_command("export_billing", "--month", "2026-05", "--output", str(target), stdout=out)
+    with target.open(newline="", encoding="utf-8") as handle:
+        assert list(csv.reader(handle)) == EXPECTED
+    assert "Wrote 2 records for 2026-05" in out.getvalue()
+    assert [path.name for path in tmp_path.iterdir()] == ["2026-05.csv"]
+
+
+@pytest.mark.usefixtures("closed_may")
+def test_it_writes_to_stdout_with_nothing_else_in_it():
+    out, err = StringIO(), StringIO()
+    call_command("export_billing", "--month", "2026-05", stdout=out, stderr=err)
+    assert list(csv.reader(io.StringIO(out.getvalue()))) == EXPECTED
+    assert "2 records" in err.getvalue()
+
+
+def test_a_closed_month_with_no_records_is_just_the_header():
+    month_close(month=date(2026, 5, 1), actor=Actor.command("tests"))
+    out = StringIO()
+    call_command("export_billing", "--month", "2026-05", stdout=out, stderr=StringIO())
+    assert list(csv.reader(io.StringIO(out.getvalue()))) == [HEADER]
+
+
+@pytest.mark.parametrize("month", ["2026-04", "2026-06"])
+def test_it_refuses_a_month_that_is_not_closed(month, tmp_path):
+    target = tmp_path / "out.csv"
+    with pytest.raises(CommandError, match="is not closed"):
+        call_command("export_billing", "--month", month, "--output", str(target), stdout=StringIO())
+    assert not target.exists()
+
+
+def test_it_needs_a_well_formed_month():
+    with pytest.raises(CommandError):
+        call_command("export_billing", "--month", "2026-5", stdout=StringIO())
