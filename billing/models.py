@@ -20,6 +20,7 @@ class BillingMonth(models.Model):
     class Meta:
         db_table = "billing_months"
         ordering = ["-month"]
+        permissions = [("close_billing_month", "Can close billing months")]
         constraints = [
             models.CheckConstraint(condition=Q(month__day=1), name="billing_months_first_day"),
         ]
@@ -43,6 +44,7 @@ class BillingRecord(models.Model):
     class Meta:
         db_table = "host_billing_records"
         ordering = ["-billing_month", "-id"]
+        permissions = [("export_billing", "Can export billing as CSV")]
         constraints = [
             models.UniqueConstraint(fields=["host", "billing_month"], name="host_billing_records_host_month_unique"),
             models.CheckConstraint(condition=Q(billing_month__day=1), name="host_billing_records_first_day"),

@@ -32,6 +32,9 @@ class HostRateInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # the history only grows, through rate edits on the host
+
 
 class HostAPIKeyInline(admin.TabularInline):
     model = HostAPIKey
@@ -42,6 +45,9 @@ class HostAPIKeyInline(admin.TabularInline):
     verbose_name_plural = "API keys (revoke them from the API keys page)"
 
     def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 

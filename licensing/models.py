@@ -72,6 +72,7 @@ class HostLicense(models.Model):
     class Meta:
         db_table = "host_licenses"
         ordering = ["-provisioned_at", "-id"]
+        verbose_name = "license"
         constraints = [
             models.UniqueConstraint(
                 fields=["host", "server_identifier"],

@@ -1,16 +1,9 @@
 import pytest
-from django.contrib.auth import get_user_model
 
+from audit.models import AuditEvent
 from licensing.models import HostLicense
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client):
-    user = get_user_model().objects.create_superuser("staff", "staff@corrosion.test", "pw-for-tests-only")
-    client.force_login(user)
-    return client
 
 
 def test_staff_read_a_licenses_audit_trail(host_client, staff_client):
@@ -30,8 +23,6 @@ def test_staff_read_a_licenses_audit_trail(host_client, staff_client):
 
 
 def test_the_audit_trail_cannot_be_edited_in_the_admin(host_client, staff_client):
-    from audit.models import AuditEvent
-
     host_client.post(
         "/api/host/provision",
         {"server_id": "rust-1", "hostname": "play.acme.test", "customer_email": "g@example.test"},
@@ -44,3 +35,56 @@ def test_the_audit_trail_cannot_be_edited_in_the_admin(host_client, staff_client
     response = staff_client.post(f"/admin/audit/auditevent/{event.pk}/change/", {"action": "x"})
     assert response.status_code == 403
     assert AuditEvent.objects.get(pk=event.pk).action == "license.provisioned"
+
+
+def _select(staff_client, action, host_licenses):
+    return staff_client.post(
+        "/admin/licensing/hostlicense/",
+        {"action": action, "_selected_action": [str(hl.pk) for hl in host_licenses]},
+        follow=True,
+    )
+
+
+def test_staff_suspend_resume_and_terminate_through_the_services(host, host_client, staff_client):
+    from tests.factories import HostLicenseFactory
+
+    active, suspended = HostLicenseFactory(host=host), HostLicenseFactory(host=host, status="suspended")
+    response = _select(staff_client, "suspend", [active, suspended])
+    assert "Suspended 1 license(s)." in response.content.decode()
+    assert host_client.get(f"/api/host/licenses/{active.license_id}").json()["status"] == "suspended"
+    event = AuditEvent.objects.get(action="license.suspended")
+    assert (event.actor_type, event.actor) == ("staff", "staff")
+
+    _select(staff_client, "terminate", [active])
+    response = _select(staff_client, "resume", [active])
+    assert "Refused" in response.content.decode()
+    assert host_client.get(f"/api/host/licenses/{active.license_id}").json()["status"] == "terminated"
+
+
+def test_licenses_cannot_be_added_edited_or_deleted_in_the_admin(host, staff_client):
+    from tests.factories import HostLicenseFactory
+
+    host_license = HostLicenseFactory(host=host)
+    assert staff_client.get("/admin/licensing/hostlicense/add/").status_code == 403
+    assert staff_client.get(f"/admin/licensing/hostlicense/{host_license.pk}/delete/").status_code == 403
+    response = _select(staff_client, "delete_selected", [host_license])
+    assert HostLicense.objects.filter(pk=host_license.pk).exists()
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("filters", ["", "?status__exact=active", "?online=yes", "?q=rust"])
+def test_the_license_list_query_count_does_not_grow(host, staff_client, django_assert_max_num_queries, filters):
+    from tests.factories import HostLicenseFactory
+
+    def count_queries():
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            assert staff_client.get(f"/admin/licensing/hostlicense/{filters}").status_code == 200
+        return len(queries)
+
+    HostLicenseFactory.create_batch(3, host=host)
+    small = count_queries()
+    HostLicenseFactory.create_batch(40, host=host)
+    assert count_queries() == small

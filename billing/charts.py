@@ -1,0 +1,60 @@
+"""The overview's chart, drawn as SVG on the server: no JavaScript, no CDN, works offline."""
+
+from django.utils.html import format_html, format_html_join
+
+WIDTH, HEIGHT = 720, 260
+MARGIN_LEFT, MARGIN_BOTTOM, MARGIN_TOP = 60, 40, 20
+
+
+def _bar(index, figures, *, slot, top, plot_height):
+    height = plot_height * float(figures.revenue_usd / top)
+    left, middle, bar_top = (
+        MARGIN_LEFT + index * slot,
+        MARGIN_LEFT + index * slot + slot / 2,
+        MARGIN_TOP + plot_height - height,
+    )
+    numbers = [f"{value:.1f}" for value in (left + slot * 0.15, bar_top, slot * 0.7, height, middle)]
+    return (
+        f"{figures.month:%Y-%m}",
+        figures.servers,
+        figures.revenue_usd,
+        *numbers,
+        HEIGHT - MARGIN_BOTTOM + 16,
+        f"{figures.month:%b %y}",
+        numbers[4],
+        f"{bar_top - 4:.1f}",
+        figures.servers,
+    )
+
+
+def revenue_chart_svg(totals):
+    """Bars of revenue per month, each labelled with its month and billed servers."""
+    plot_height = HEIGHT - MARGIN_BOTTOM - MARGIN_TOP
+    slot = (WIDTH - MARGIN_LEFT) / max(1, len(totals))
+    top = max((figures.revenue_usd for figures in totals), default=0) or 1
+    bars = format_html_join(
+        "",
+        '<g class="bar"><title>{}: {} servers, {} USD</title>'
+        '<rect x="{}" y="{}" width="{}" height="{}" fill="#417690"></rect>'
+        '<text x="{}" y="{}" font-size="11" text-anchor="middle">{}</text>'
+        '<text x="{}" y="{}" font-size="10" text-anchor="middle">{}</text></g>',
+        (_bar(i, f, slot=slot, top=top, plot_height=plot_height) for i, f in enumerate(totals)),
+    )
+    return format_html(
+        '<svg id="revenue-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" width="{}" height="{}" '
+        'role="img" aria-label="Revenue per month">'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999"></line>'
+        '<text x="4" y="{}" font-size="11">{} USD</text><text x="4" y="{}" font-size="11">0</text>{}</svg>',
+        WIDTH,
+        HEIGHT,
+        WIDTH,
+        HEIGHT,
+        MARGIN_LEFT,
+        HEIGHT - MARGIN_BOTTOM,
+        WIDTH,
+        HEIGHT - MARGIN_BOTTOM,
+        MARGIN_TOP + 10,
+        top if top != 1 else 0,
+        HEIGHT - MARGIN_BOTTOM,
+        bars,
+    )
