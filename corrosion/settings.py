@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "corrosion.logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corrosion.api.middleware.JsonErrorMiddleware",
     "corrosion.api.middleware.RequestSizeLimitMiddleware",
@@ -192,12 +193,26 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# --- Logging ------------------------------------------------------------------------------------
+# --- Logging: JSON lines on stdout, with the request id, secrets redacted ---------------------------
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "filters": {"redact": {"()": "corrosion.logging.RedactingFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        }
+    },
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["redact"]}},
+    "root": {"handlers": ["stdout"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Our request line replaces Django's own; its 4xx/5xx lines would say the same twice.
+        "django.server": {"level": "WARNING"},
+        "corrosion.request": {"level": env("REQUEST_LOG_LEVEL", default="INFO")},
+    },
 }
