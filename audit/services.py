@@ -43,3 +43,8 @@ def audit_record(*, actor, action, target, data=None, occurred_at=None):
     event = audit_event_build(actor=actor, action=action, target=target, data=data, occurred_at=occurred_at)
     event.save(force_insert=True)
     return event
+
+
+def audit_record_many(events):
+    """Record events built with audit_event_build in one INSERT (a bulk provisioning call)."""
+    return AuditEvent.objects.bulk_create(events)

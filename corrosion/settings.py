@@ -185,7 +185,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SERVE_AUTHENTICATION": [],
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "licensing.schema.add_heartbeat"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "licensing.schema.add_heartbeat",
+        "corrosion.api.schema.add_shared_errors",
+    ],
     # Licenses and bills both have a "status": name each set of choices, or both get hashed names.
     "ENUM_NAME_OVERRIDES": {
         "BillStatusEnum": "billing.services.BillStatus",

@@ -3,13 +3,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from corrosion.api import views
-from licensing.apis import heartbeat
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/host/", include("licensing.urls")),
     path("api/host/", include("billing.urls")),
-    path("api/plugin/heartbeat", heartbeat, name="plugin-heartbeat"),
+    path("api/plugin/", include("licensing.plugin_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="docs"),
     path("healthz", views.healthz, name="healthz"),

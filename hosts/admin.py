@@ -2,6 +2,7 @@
 
 from django.contrib import admin, messages
 from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from audit.services import Actor
@@ -123,19 +124,24 @@ class HostAdmin(admin.ModelAdmin):
                         actor=Actor.staff(request.user),
                     )
                 except HostError as exc:
+                    # Lost a race the form's own checks could not see: start over, nothing was written.
                     self.message_user(request, str(exc), messages.ERROR)
-                else:
-                    return key_shown_once(request, host=host, issued=issued, admin_site=self.admin_site)
+                    return HttpResponseRedirect(request.get_full_path())
+                return key_shown_once(request, host=host, issued=issued, admin_site=self.admin_site)
         return super().add_view(request, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
-        host_update(
-            host=obj,
-            actor=Actor.staff(request.user),
-            company_name=form.cleaned_data["company_name"],
-            contact_email=form.cleaned_data["contact_email"],
-            wholesale_rate_usd=form.cleaned_data["wholesale_rate_usd"],
-        )
+        # Only edits reach here: add_view creates hosts through host_create itself.
+        try:
+            host_update(
+                host=obj,
+                actor=Actor.staff(request.user),
+                company_name=form.cleaned_data["company_name"],
+                contact_email=form.cleaned_data["contact_email"],
+                wholesale_rate_usd=form.cleaned_data["wholesale_rate_usd"],
+            )
+        except HostError as exc:
+            self.message_user(request, f"Not saved: {exc}", messages.ERROR)
 
     def has_delete_permission(self, request, obj=None):
         return False  # hosts with history are deactivated, never deleted

@@ -1,15 +1,13 @@
 """Bearer API-key authentication for the host API."""
 
 import hmac
-from datetime import timedelta
 
-from django.conf import settings
-from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from corrosion.api.exceptions import UNAUTHORIZED_MESSAGE
 from hosts.keys import parse_key_id
 from hosts.models import HostAPIKey
+from hosts.services import api_key_touch
 
 
 class HostAPIKeyAuthentication(authentication.BaseAuthentication):
@@ -40,17 +38,8 @@ class HostAPIKeyAuthentication(authentication.BaseAuthentication):
         if not matches or api_key is None or api_key.revoked_at is not None or not api_key.host.active:
             raise exceptions.AuthenticationFailed(UNAUTHORIZED_MESSAGE)
 
-        self._touch(api_key)
+        api_key_touch(api_key=api_key)
         return api_key.host, api_key
 
     def authenticate_header(self, request):
         return self.keyword
-
-    @staticmethod
-    def _touch(api_key):
-        """Write last_used_at only when it is stale, so most requests write nothing."""
-        now = timezone.now()
-        resolution = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
-        if api_key.last_used_at is None or now - api_key.last_used_at >= resolution:
-            HostAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-            api_key.last_used_at = now

@@ -1,6 +1,8 @@
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -124,3 +126,15 @@ def api_key_revoke(*, key_id, actor):
         occurred_at=api_key.revoked_at,
     )
     return api_key
+
+
+def api_key_touch(*, api_key):
+    """Note that a key was used, at most once every API_KEY_LAST_USED_RESOLUTION_SECONDS.
+
+    Called on every authenticated request, so it writes nothing when the recorded time is fresh.
+    """
+    now = timezone.now()
+    resolution = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
+    if api_key.last_used_at is None or now - api_key.last_used_at >= resolution:
+        HostAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now

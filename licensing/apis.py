@@ -1,7 +1,8 @@
 """Host API views for licenses: each parses, calls a selector or service, serializes."""
 
-import json
+import math
 import re
+import time
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -21,8 +22,9 @@ from rest_framework.views import APIView
 
 from audit.services import Actor
 from corrosion.api.errors import error_response
-from corrosion.api.exceptions import Conflict
+from corrosion.api.exceptions import Conflict, ServiceUnavailable
 from corrosion.api.pagination import KeysetPagination
+from corrosion.api.parsers import MalformedJSON, loads_json
 from corrosion.api.schema import error_responses
 from corrosion.api.throttling import hit
 from licensing.models import LicenseStatus
@@ -31,6 +33,7 @@ from licensing.serializers import LicenseOutputSerializer
 from licensing.services import (
     HeartbeatResult,
     InvalidTransition,
+    ProvisionContention,
     ProvisionItem,
     ServerIdConflict,
     heartbeat_record,
@@ -42,7 +45,16 @@ from licensing.services import (
 )
 
 MAX_BULK_ITEMS = 100
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: DRF would turn 42 into "42", which is not what a client meant."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 def no_control_characters(value):
@@ -76,8 +88,8 @@ PROVISION_RESPONSE_SCHEMA = {
 
 class ProvisionApi(APIView):
     class InputSerializer(serializers.Serializer):
-        server_id = serializers.CharField(min_length=1, max_length=255, validators=[no_control_characters])
-        hostname = serializers.CharField(min_length=1, max_length=255, validators=[no_control_characters])
+        server_id = StrictCharField(min_length=1, max_length=255, validators=[no_control_characters])
+        hostname = StrictCharField(min_length=1, max_length=255, validators=[no_control_characters])
         # The customer's username is their e-mail, and Django usernames hold 150 characters.
         customer_email = serializers.EmailField(max_length=150)
 
@@ -101,6 +113,8 @@ class ProvisionApi(APIView):
         items = self._parse(raw_items, bulk=bulk)
         try:
             results = license_provision(host=request.user, items=items, actor=Actor.host_key(request.auth.key_id))
+        except ProvisionContention as exc:
+            raise ServiceUnavailable("Busy provisioning these servers; retry shortly.") from exc
         except ServerIdConflict as exc:
             message = "A server_id already has a live license with another hostname or customer_email."
             if bulk:
@@ -177,7 +191,7 @@ class LicenseListApi(APIView):
         filters = self.FilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         queryset = licenses_for_host(host=request.user, filters=filters.validated_data)
-        paginator = KeysetPagination("provisioned_at")
+        paginator = KeysetPagination("provisioned_at", id_field="license_id")
         rows = paginator.paginate(queryset, request)
         data = LicenseOutputSerializer(rows, many=True, context={"online_since": online_since()}).data
         return paginator.response(data)
@@ -302,6 +316,39 @@ def _client_address(request):
     return request.META.get(settings.CLIENT_IP_HEADER) or request.META.get("REMOTE_ADDR", "")
 
 
+# Addresses this process has seen go over the unknown-key limit, until their window ends. The
+# shared counter decides; this local copy lets every later heartbeat from such an address be
+# refused before the database, with no cache round trip on the path every real server takes.
+_blocked_until: dict[str, float] = {}
+_BLOCKED_MAX = 10_000
+
+
+def _blocked_for(address):
+    until = _blocked_until.get(address)
+    if until is None:
+        return None
+    remaining = until - time.monotonic()
+    if remaining <= 0:
+        _blocked_until.pop(address, None)
+        return None
+    return math.ceil(remaining)
+
+
+def _block(address, seconds):
+    if len(_blocked_until) >= _BLOCKED_MAX:
+        _blocked_until.clear()  # a flood from many addresses: start over rather than grow
+    _blocked_until[address] = time.monotonic() + seconds
+
+
+def _guessing(retry_after):
+    return error_response(
+        429,
+        "rate_limited",
+        "Too many unknown license keys from this address.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 def _parse_heartbeat(body):
     if not isinstance(body, dict):
         return None, {"non_field_errors": ["Expected a JSON object."]}
@@ -330,13 +377,17 @@ def heartbeat(request):
     if request.content_type != "application/json":
         return error_response(415, "unsupported_media_type", "The request body must be JSON (application/json).")
     try:
-        body = json.loads(request.body)
-    except (ValueError, RecursionError):
+        body = loads_json(request.body)
+    except MalformedJSON:
         return error_response(400, "malformed_json", "The request body is not valid JSON.")
     parsed, errors = _parse_heartbeat(body)
     if errors:
         return error_response(400, "invalid", "The request is invalid; see fields.", fields=errors)
     license_key, version, players = parsed
+    address = _client_address(request)
+    blocked = _blocked_for(address)
+    if blocked is not None:
+        return _guessing(blocked)
 
     # A malformed key cannot exist: answer it as unknown without asking the database.
     result = (
@@ -345,18 +396,11 @@ def heartbeat(request):
         else HeartbeatResult(known=False)
     )
     if not result.known:
-        # Counted only for unknown keys, so the hot path pays nothing; 150-bit keys make a
-        # lucky guess from a blocked address no real risk.
-        allowed, retry_after = hit(
-            "heartbeat-unknown", _client_address(request), settings.HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT
-        )
+        # Only unknown keys are counted in the shared cache, so real servers pay nothing for it.
+        allowed, retry_after = hit("heartbeat-unknown", address, settings.HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT)
         if not allowed:
-            return error_response(
-                429,
-                "rate_limited",
-                "Too many unknown license keys from this address.",
-                headers={"Retry-After": str(retry_after)},
-            )
+            _block(address, retry_after)
+            return _guessing(retry_after)
         return error_response(404, "license_not_found", "No license has this key.")
     if result.retry_after is not None:
         return error_response(

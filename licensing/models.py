@@ -71,7 +71,7 @@ class HostLicense(models.Model):
 
     class Meta:
         db_table = "host_licenses"
-        ordering = ["-provisioned_at", "-id"]
+        ordering = ["-provisioned_at", "-license"]
         verbose_name = "license"
         constraints = [
             models.UniqueConstraint(
@@ -86,9 +86,9 @@ class HostLicense(models.Model):
             ),
         ]
         indexes = [
-            # The host's license list, newest first, and its keyset pagination.
-            models.Index(fields=["host", "-provisioned_at", "-id"], name="host_licenses_list_idx"),
-            models.Index(fields=["host", "status", "-provisioned_at", "-id"], name="host_licenses_status_idx"),
+            # The host's license list, newest first by (provisioned_at, license id), and its keyset pages.
+            models.Index(fields=["host", "-provisioned_at", "-license"], name="host_licenses_list_idx"),
+            models.Index(fields=["host", "status", "-provisioned_at", "-license"], name="host_licenses_status_idx"),
             models.Index(fields=["host", "server_identifier"], name="host_licenses_server_idx"),
         ]
 

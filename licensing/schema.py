@@ -7,14 +7,9 @@ so its operation is written out here and added by a postprocessing hook.
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
-def _error(description, headers=None):
-    response = {"description": description, "content": {"application/json": {"schema": _ERROR}}}
-    if headers:
-        response["headers"] = headers
-    return response
+def _error(description):
+    return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
 
-
-_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
 
 HEARTBEAT_OPERATION = {
     "operationId": "plugin_heartbeat",
@@ -61,7 +56,7 @@ HEARTBEAT_OPERATION = {
         "404": _error("No license has this key"),
         "413": _error("Body over MAX_REQUEST_BYTES"),
         "415": _error("Body is not application/json"),
-        "429": _error("Too soon after the last heartbeat, or too many unknown keys from this address", _RETRY_AFTER),
+        "429": _error("Too soon after the last heartbeat, or too many unknown keys from this address"),
     },
 }
 

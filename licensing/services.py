@@ -10,15 +10,15 @@ from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from audit.models import AuditEvent
-from audit.services import audit_event_build, audit_record
+from audit.services import audit_event_build, audit_record, audit_record_many
 from corrosion.api.throttling import parse_rate
+from hosts.models import Host
 from licensing.keys import generate_companion_token, generate_license_key, generate_subdomain
 from licensing.models import HostLicense, License, LicenseStatus
 
-# A provisioning transaction that loses a race (another request created the same server's
-# license first, or a random subdomain clashed) is rolled back whole and run again; the second
-# run sees the winner's row and answers it as a retry.
+# Provisioning calls of one host queue on the host's row lock, so overlapping calls never race.
+# The partial unique index stays the backstop: a transaction that still hits it (a random
+# subdomain clash, a writer that skipped the lock) is rolled back whole and run again.
 PROVISION_ATTEMPTS = 3
 
 
@@ -33,6 +33,10 @@ class ProvisionItem:
 class ProvisionResult:
     host_license: HostLicense
     created: bool
+
+
+class ProvisionContention(Exception):
+    """Every attempt lost a race: the caller should retry shortly; nothing was written."""
 
 
 class ServerIdConflict(Exception):
@@ -72,17 +76,17 @@ def license_provision(*, host, items, actor):
     Raises ServerIdConflict (nothing written) when an item's server_id is live with another
     hostname or customer e-mail.
     """
-    for attempt in range(PROVISION_ATTEMPTS):
+    for _ in range(PROVISION_ATTEMPTS):
         try:
             return _provision_once(host=host, items=items, actor=actor)
         except IntegrityError:
-            if attempt == PROVISION_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+            continue
+    raise ProvisionContention()
 
 
 @transaction.atomic
 def _provision_once(*, host, items, actor):
+    Host.objects.select_for_update().filter(pk=host.pk).values_list("pk", flat=True).get()
     live = {
         host_license.server_identifier: host_license
         for host_license in HostLicense.objects.filter(host=host, server_identifier__in=[i.server_id for i in items])
@@ -147,7 +151,7 @@ def _create_licenses(*, host, items, actor):
     License.objects.bulk_create(licenses)
     # Insert in server_id order, so two overlapping bulk calls wait on each other instead of deadlocking.
     HostLicense.objects.bulk_create(sorted(host_licenses.values(), key=lambda hl: hl.server_identifier))
-    AuditEvent.objects.bulk_create(events)
+    audit_record_many(events)
     return host_licenses
 
 

@@ -40,6 +40,10 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "service_unavailable"
     default_detail = "The service is temporarily unavailable; retry shortly."
 
+    def __init__(self, detail=None, code=None, wait=1):
+        super().__init__(detail, code)
+        self.wait = wait
+
 
 # (code, message) for each DRF exception class; the message is ours so no detail leaks.
 _CODES = [
@@ -73,8 +77,7 @@ def exception_handler(exc, context):
     elif isinstance(exc, (OperationalError, InterfaceError)):
         # The database is down or unreachable: a client should retry, not see a 500.
         logger.warning("database unavailable: %s", exc.__class__.__name__)
-        exc = ServiceUnavailable()
-        exc.wait = DATABASE_RETRY_AFTER_SECONDS
+        exc = ServiceUnavailable(wait=DATABASE_RETRY_AFTER_SECONDS)
     elif isinstance(exc, DatabaseError):
         return None  # a real bug: let Django's JSON 500 handler answer and log it
 

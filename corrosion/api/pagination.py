@@ -8,7 +8,7 @@ the id and every page is one index range scan, however deep.
 import base64
 import binascii
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Q
 from rest_framework import serializers
@@ -42,20 +42,24 @@ def _decode(cursor, parse_value=parse_aware_datetime):
         direction, moment, pk = raw.split("|")
         if direction not in ("n", "p"):
             raise ValueError(direction)
-        return direction, parse_value(moment), uuid.UUID(pk)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        moment = parse_value(moment)
+        if isinstance(moment, datetime):
+            moment = moment.astimezone(UTC)  # a forged far-off offset fails here, not in the database
+        return direction, moment, uuid.UUID(pk)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from None
 
 
 class KeysetPagination:
-    """Paginate a queryset newest first by (`time_field`, `id`).
+    """Paginate a queryset newest first by (`time_field`, `id_field`).
 
-    `parse_value` reads the field's value back from a cursor: an aware datetime by default; pass
-    `date.fromisoformat` for a DateField.
+    `id_field` breaks ties and must be unique: the id clients see. `parse_value` reads the time
+    field's value back from a cursor: an aware datetime by default; `date.fromisoformat` for a DateField.
     """
 
-    def __init__(self, time_field, *, parse_value=parse_aware_datetime):
+    def __init__(self, time_field, *, id_field="id", parse_value=parse_aware_datetime):
         self.time_field = time_field
+        self.id_field = id_field
         self.parse_value = parse_value
 
     def paginate(self, queryset, request):
@@ -63,30 +67,30 @@ class KeysetPagination:
         params.is_valid(raise_exception=True)
         page_size = params.validated_data.get("page_size", DEFAULT_PAGE_SIZE)
         cursor = params.validated_data.get("cursor")
-        field = self.time_field
+        field, key = self.time_field, self.id_field
 
         if cursor is None:
-            direction = "n"
-            rows = list(queryset.order_by(f"-{field}", "-id")[: page_size + 1])
+            rows = list(queryset.order_by(f"-{field}", f"-{key}")[: page_size + 1])
             has_more, has_before = len(rows) > page_size, False
             rows = rows[:page_size]
         else:
             direction, moment, pk = _decode(cursor, self.parse_value)
             if direction == "n":
-                after = Q(**{f"{field}__lt": moment}) | Q(**{field: moment, "id__lt": pk})
-                rows = list(queryset.filter(after).order_by(f"-{field}", "-id")[: page_size + 1])
+                after = Q(**{f"{field}__lt": moment}) | Q(**{field: moment, f"{key}__lt": pk})
+                rows = list(queryset.filter(after).order_by(f"-{field}", f"-{key}")[: page_size + 1])
                 has_more, has_before = len(rows) > page_size, True
                 rows = rows[:page_size]
             else:
-                before = Q(**{f"{field}__gt": moment}) | Q(**{field: moment, "id__gt": pk})
-                rows = list(queryset.filter(before).order_by(field, "id")[: page_size + 1])
+                before = Q(**{f"{field}__gt": moment}) | Q(**{field: moment, f"{key}__gt": pk})
+                rows = list(queryset.filter(before).order_by(field, key)[: page_size + 1])
                 has_before, has_more = len(rows) > page_size, True
                 rows = list(reversed(rows[:page_size]))
 
         self.rows = rows
         self.request = request
-        self.next_cursor = _encode("n", getattr(rows[-1], field), rows[-1].pk) if rows and has_more else None
-        self.previous_cursor = _encode("p", getattr(rows[0], field), rows[0].pk) if rows and has_before else None
+        position = lambda row: (getattr(row, field), getattr(row, key))  # noqa: E731
+        self.next_cursor = _encode("n", *position(rows[-1])) if rows and has_more else None
+        self.previous_cursor = _encode("p", *position(rows[0])) if rows and has_before else None
         return rows
 
     def _link(self, cursor):

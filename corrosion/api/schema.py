@@ -1,6 +1,5 @@
 """OpenAPI pieces shared by every app's views: the error body and the bearer-key scheme."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -29,6 +28,7 @@ _DESCRIPTIONS = {
     413: "Body over MAX_REQUEST_BYTES.",
     415: "Body is not `application/json`.",
     429: "Rate limit exceeded; see `Retry-After`.",
+    503: "The database is unreachable; retry after `Retry-After` seconds.",
 }
 
 
@@ -37,14 +37,32 @@ def error_responses(*statuses):
     return {status: OpenApiResponse(ErrorSerializer, description=_DESCRIPTIONS[status]) for status in statuses}
 
 
-class HostAPIKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "hosts.authentication.HostAPIKeyAuthentication"
-    name = "hostApiKey"
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+_HEADERS = {
+    "401": {"WWW-Authenticate": {"schema": {"type": "string", "enum": ["Bearer"]}, "description": "always `Bearer`"}},
+    "429": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+    "503": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+}
 
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "crn_<key id>_<secret>",
-            "description": "A host API key, issued by Corrosion staff and shown once.",
-        }
+
+def _error_response(status):
+    return {"description": _DESCRIPTIONS[status], "content": {"application/json": {"schema": _ERROR_REF}}}
+
+
+def add_shared_errors(result, generator, request, public):
+    """What every operation can answer because of shared middleware, documented once, here.
+
+    Any endpoint may answer 503 while the database is down; any body-carrying one 413 and 415;
+    401, 429 and 503 carry their headers.
+    """
+    for methods in result.get("paths", {}).values():
+        for method, operation in methods.items():
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("503", _error_response(503))
+            if method in ("post", "patch", "put"):
+                responses.setdefault("413", _error_response(413))
+                responses.setdefault("415", _error_response(415))
+            for status, headers in _HEADERS.items():
+                if status in responses:
+                    responses[status].setdefault("headers", {}).update(headers)
+    return result

@@ -5,11 +5,14 @@ race between workers. DRF's SimpleRateThrottle keeps a list of timestamps that t
 both read and overwrite, losing hits; this cannot.
 """
 
+import logging
 import math
 import time
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+
+logger = logging.getLogger(__name__)
 
 _PERIODS = {
     "s": 1,
@@ -35,11 +38,11 @@ def _increment(key, timeout):
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         full_key = backend.make_and_validate_key(key)
-        # One round trip: count, and let the key expire with its window.
+        # One round trip: create the window's counter with its expiry if new, then count.
         pipe = backend._cache.get_client(full_key, write=True).pipeline()
+        pipe.set(full_key, 0, ex=timeout, nx=True)
         pipe.incr(full_key)
-        pipe.expire(full_key, timeout, nx=True)
-        return pipe.execute()[0]
+        return pipe.execute()[1]
     if backend.add(key, 1, timeout):
         return 1
     try:
@@ -50,9 +53,18 @@ def _increment(key, timeout):
 
 
 def hit(scope, ident, rate):
-    """Count one hit; returns (allowed, seconds until the window resets)."""
+    """Count one hit; returns (allowed, seconds until the window resets).
+
+    If the shared cache is down the request is let through and the outage logged: a limit is
+    protection, and refusing every partner while Redis restarts would be the bigger failure.
+    """
     limit, period = parse_rate(rate)
     now = time.time()
     window = int(now // period)
-    count = _increment(f"rl:{scope}:{ident}:{window}", period + 1)
-    return count <= limit, max(1, math.ceil((window + 1) * period - now))
+    retry_after = max(1, math.ceil((window + 1) * period - now))
+    try:
+        count = _increment(f"rl:{scope}:{ident}:{window}", period + 1)
+    except Exception as exc:  # redis.exceptions.ConnectionError and its kin; the backend varies
+        logger.warning("rate-limit cache unavailable, not limiting: %s", exc.__class__.__name__)
+        return True, retry_after
+    return count <= limit, retry_after

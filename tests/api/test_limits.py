@@ -37,7 +37,17 @@ def test_a_multipart_body_is_415(host_client):
 
 
 @pytest.mark.parametrize(
-    "body", ['{"server_id": ', "not json", "{'single': 'quotes'}", "[" * 100_000, "NaN", '{"a": Infinity}']
+    "body",
+    [
+        '{"server_id": ',
+        "not json",
+        "{'single': 'quotes'}",
+        "[" * 100_000,
+        "NaN",
+        '{"a": Infinity}',
+        '{"server_id": "\\ud800", "hostname": "h", "customer_email": "a@b.test"}',
+        b'{"server_id": "\xff\xfe"}',
+    ],
 )
 def test_malformed_json_is_400(host_client, body):
     response = host_client.generic("POST", PROVISION, body, content_type="application/json")
@@ -80,9 +90,22 @@ def test_the_rate_limit_is_per_host(host_client, other_host_client, settings):
     assert other_host_client.get("/api/host/licenses").status_code == 200
 
 
-def test_unauthenticated_requests_get_401_not_a_rate_count(anon_client, settings):
+def test_a_down_rate_limit_cache_lets_requests_through_and_logs_it(host_client, settings, caplog):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
     settings.HOST_API_RATE_LIMIT = "1/min"
-    assert [anon_client.get("/api/host/licenses").status_code for _ in range(3)] == [401, 401, 401]
+    assert [host_client.get("/api/host/licenses").status_code for _ in range(3)] == [200, 200, 200]
+    assert "rate-limit cache unavailable" in caplog.text
+
+
+def test_readyz_reports_a_down_cache_but_stays_ready(settings, anon_client):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    response = anon_client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "unavailable"}
 
 
 def test_cors_is_closed_to_unlisted_origins(host_client, settings):

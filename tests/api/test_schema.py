@@ -5,7 +5,17 @@ from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
-HOST_OPERATIONS = {"licenses_provision", "licenses_list", "licenses_retrieve"}
+HOST_OPERATIONS = {
+    "licenses_provision",
+    "licenses_list",
+    "licenses_retrieve",
+    "licenses_update",
+    "licenses_suspend",
+    "licenses_resume",
+    "licenses_terminate",
+    "billing_list",
+    "billing_retrieve",
+}
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +82,17 @@ def test_the_docs_page_renders_from_local_assets_only():
     assert all(src.startswith("/static/") for src in scripts), scripts
     for src in scripts:
         assert APIClient().get(src).status_code == 200
+
+
+def test_every_body_carrying_operation_documents_413_and_415(schema):
+    for path, method, operation in _operations(schema):
+        if method in ("post", "patch"):
+            assert {"413", "415"} <= set(operation["responses"]), (path, method)
+
+
+def test_the_heartbeat_is_documented_without_host_auth(schema):
+    operation = schema["paths"]["/api/plugin/heartbeat"]["post"]
+    assert operation["security"] == []
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["license_key"]
+    assert {"200", "400", "404", "429", "503"} <= set(operation["responses"])

@@ -96,16 +96,44 @@ def test_a_heartbeat_too_soon_after_the_last_is_429_and_not_recorded(settings):
         assert beat({"license_key": key}).status_code == 200
 
 
-def test_guessing_keys_from_one_address_gets_429(db, settings):
+@pytest.fixture
+def no_blocked_addresses():
+    from licensing import apis
+
+    apis._blocked_until.clear()
+    yield
+    apis._blocked_until.clear()
+
+
+def test_guessing_keys_from_one_address_gets_429(db, settings, no_blocked_addresses):
     settings.HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT = "5/min"
     guesses = [f"CRN-00000-00000-00000-00000-00000-{n:05d}" for n in range(8)]
     statuses = [beat({"license_key": key}, REMOTE_ADDR="203.0.113.9").status_code for key in guesses]
     assert statuses == [404] * 5 + [429] * 3
-    assert beat({"license_key": guesses[0]}, REMOTE_ADDR="203.0.113.9")["Retry-After"]
-    # another address is not affected, and a real license from the blocked one still works
+    assert 1 <= int(beat({"license_key": guesses[0]}, REMOTE_ADDR="203.0.113.9")["Retry-After"]) <= 60
+    # another address is not affected
     assert beat({"license_key": guesses[0]}, REMOTE_ADDR="198.51.100.1").status_code == 404
+
+
+def test_a_blocked_address_is_refused_before_the_database_even_with_a_real_key(db, settings, no_blocked_addresses):
+    settings.HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT = "2/min"
     host_license = HostLicenseFactory()
-    assert beat({"license_key": host_license.license.license_key}, REMOTE_ADDR="203.0.113.9").status_code == 200
+    for n in range(3):
+        beat({"license_key": f"CRN-00000-00000-00000-00000-00000-{n:05d}"}, REMOTE_ADDR="203.0.113.9")
+    with CaptureQueriesContext(connection) as queries:
+        response = beat({"license_key": host_license.license.license_key}, REMOTE_ADDR="203.0.113.9")
+    assert response.status_code == 429
+    assert len(queries) == 0
+    host_license.refresh_from_db()
+    assert host_license.last_seen_at is None
+
+
+def test_a_down_cache_does_not_break_heartbeats_of_unknown_keys(db, settings, no_blocked_addresses):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    response = beat({"license_key": "CRN-00000-00000-00000-00000-00000-00000"})
+    assert response.status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -140,6 +168,21 @@ def test_malformed_json_is_400_and_other_content_types_415(db):
     assert (response.status_code, response.json()["error"]["code"]) == (405, "method_not_allowed")
 
 
+@pytest.mark.parametrize("escaped", ["\\ud800", "\\udfff", "x\\udc00y"])
+def test_a_lone_surrogate_is_malformed_json_not_a_500(db, escaped):
+    body = f'{{"license_key": "CRN-00000-00000-00000-00000-00000-00000", "version": "{escaped}"}}'
+    response = APIClient().generic("POST", URL, body, content_type="application/json")
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "malformed_json")
+
+
+def test_a_valid_surrogate_pair_is_fine(db):
+    host_license = HostLicenseFactory()
+    body = f'{{"license_key": "{host_license.license.license_key}", "version": "crab \\ud83e\\udd80"}}'
+    assert APIClient().generic("POST", URL, body, content_type="application/json").status_code == 200
+    host_license.refresh_from_db()
+    assert host_license.plugin_version == "crab 🦀"
+
+
 def test_the_key_in_the_url_is_not_accepted(db):
     host_license = HostLicenseFactory()
     response = APIClient().post(f"{URL}?license_key={host_license.license.license_key}", {}, format="json")
@@ -160,9 +203,20 @@ def test_a_heartbeat_is_at_most_two_sql_statements():
     assert len([q for q in queries.captured_queries if "SAVEPOINT" not in q["sql"].upper()]) == 1
 
 
-def test_a_heartbeat_of_a_host_is_not_counted_against_the_host_api_limit(host, host_client, settings):
-    settings.HOST_API_RATE_LIMIT = "2/min"
-    HostLicenseFactory(host=host)
-    for license in HostLicense.objects.filter(host=host).select_related("license"):
-        beat({"license_key": license.license.license_key})
+def test_heartbeats_are_not_counted_against_the_host_api_limit(host, host_client, settings):
+    settings.HOST_API_RATE_LIMIT = "1/min"
+    settings.HEARTBEAT_RATE_LIMIT = "1000/s"
+    key = HostLicenseFactory(host=host).license.license_key
+    for _ in range(5):
+        assert beat({"license_key": key}).status_code == 200
     assert host_client.get("/api/host/licenses").status_code == 200
+    assert host_client.get("/api/host/licenses").status_code == 429
+
+
+@pytest.mark.parametrize("status", [LicenseStatus.SUSPENDED, LicenseStatus.TERMINATED])
+def test_heartbeats_of_any_status_update_last_seen_through_the_api(host, host_client, status):
+    host_license = HostLicenseFactory(host=host, status=status)
+    assert beat({"license_key": host_license.license.license_key}).json()["valid"] is False
+    body = host_client.get(f"/api/host/licenses/{host_license.license_id}").json()
+    assert body["last_seen_at"] is not None
+    assert body["online"] is True

@@ -139,6 +139,26 @@ def test_patch_refuses_other_fields_and_bad_values(host_client, license_id, body
     assert host_client.get(f"/api/host/licenses/{license_id}").json() == before
 
 
+def test_patch_edits_a_suspended_license_and_keeps_it_suspended(host_client, license_id):
+    act(host_client, license_id, "suspend")
+    response = host_client.patch(f"/api/host/licenses/{license_id}", {"hostname": "x.acme.test"}, format="json")
+    assert response.status_code == 200
+    assert (response.json()["hostname"], response.json()["status"]) == ("x.acme.test", "suspended")
+
+
+def test_a_status_change_is_rolled_back_whole_when_its_audit_record_fails(host_client, license_id, monkeypatch):
+    from licensing import services
+
+    def broken_audit(**kwargs):
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(services, "audit_record", broken_audit)
+    with pytest.raises(RuntimeError):
+        act(host_client, license_id, "suspend")
+    assert_status(license_id, ACTIVE)
+    assert License.objects.get(pk=license_id).suspended_at is None
+
+
 def test_patch_refuses_a_terminated_license(host_client, license_id):
     act(host_client, license_id, "terminate")
     response = host_client.patch(f"/api/host/licenses/{license_id}", {"hostname": "x.test"}, format="json")

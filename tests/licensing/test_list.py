@@ -32,7 +32,7 @@ def test_it_lists_the_hosts_licenses_newest_first(host, host_client):
 def test_it_pages_forward_and_back_without_gaps_even_on_equal_timestamps(host, host_client):
     same_moment = timezone.now() - timedelta(hours=1)
     rows = [HostLicenseFactory(host=host, provisioned_at=same_moment) for _ in range(7)]
-    expected = [str(r.license_id) for r in sorted(rows, key=lambda r: r.id, reverse=True)]
+    expected = [str(r.license_id) for r in sorted(rows, key=lambda r: r.license_id, reverse=True)]
 
     seen, link, pages = [], f"{URL}?page_size=3", []
     while link:
@@ -61,7 +61,26 @@ def test_page_size_500_is_allowed(host_client):
     assert host_client.get(f"{URL}?page_size=500").status_code == 200
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "bnwyMDI2", "%00", "cXxub3QtYS1kYXRlfHg"])
+def _cursor(raw):
+    import base64
+
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage",
+        "bnwyMDI2",
+        "%00",
+        "cXxub3QtYS1kYXRlfHg",
+        _cursor("n|0001-01-01T00:00:00+14:00|00000000-0000-0000-0000-000000000000"),
+        _cursor("n|9999-12-31T23:59:59-14:00|00000000-0000-0000-0000-000000000000"),
+        _cursor("n|2026-01-01T00:00:00|00000000-0000-0000-0000-000000000000"),
+        _cursor("x|2026-01-01T00:00:00+00:00|00000000-0000-0000-0000-000000000000"),
+        _cursor("n|2026-01-01T00:00:00+00:00|not-a-uuid"),
+    ],
+)
 def test_a_forged_cursor_is_400(host_client, cursor):
     response = host_client.get(f"{URL}?cursor={cursor}")
     assert response.status_code == 400

@@ -93,3 +93,16 @@ def test_a_customer_may_hold_licenses_at_several_hosts():
     HostLicenseFactory(license__customer=customer)
     HostLicenseFactory(license__customer=customer)
     assert customer.licenses.count() == 2
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize(
+    ("table", "row"), [("licenses", lambda hl: hl.license_id), ("auth_user", lambda hl: hl.license.customer_id)]
+)
+def test_the_database_itself_refuses_to_delete_a_license_or_customer_with_history(table, row):
+    from django.db import connection
+
+    host_license = HostLicenseFactory()
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # Django's foreign keys are checked at commit
+        cursor.execute(f"DELETE FROM {table} WHERE id = %s", [row(host_license)])

@@ -69,3 +69,27 @@ def test_concurrent_bulk_calls_sharing_servers_and_a_new_customer_stay_consisten
         for row in payload:
             by_server.setdefault(row["server_id"], set()).add(row["id"])
     assert all(len(ids) == 1 for ids in by_server.values())
+
+
+def test_overlapping_bulk_calls_over_different_subsets_never_fail(api_key, settings):
+    """Partly overlapping all-or-nothing calls: each is whole, none is a 500, every server has one license."""
+    import random
+
+    settings.HOST_API_RATE_LIMIT = "1000/min"
+    rng = random.Random(7)
+    servers = [
+        {"server_id": f"rust-{n:02d}", "hostname": f"play{n}.acme.test", "customer_email": f"c{n % 3}@example.test"}
+        for n in range(30)
+    ]
+    bodies = [rng.sample(servers, rng.randint(5, 15)) for _ in range(24)]
+    results = _race(api_key, bodies)
+
+    assert all(status in (200, 201) for status, _ in results), [s for s, _ in results]
+    used = {item["server_id"] for body in bodies for item in body}
+    assert HostLicense.objects.count() == License.objects.count() == len(used)
+    by_server = {}
+    for (_, payload), body in zip(results, bodies, strict=True):
+        assert [row["server_id"] for row in payload] == [item["server_id"] for item in body]
+        for row in payload:
+            by_server.setdefault(row["server_id"], set()).add(row["id"])
+    assert all(len(ids) == 1 for ids in by_server.values())
