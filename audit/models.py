@@ -2,8 +2,10 @@ import uuid
 
 from django.db import models
 
+from corrosion.db import Immutable
 
-class AuditEvent(models.Model):
+
+class AuditEvent(Immutable):
     """One state change: who did what to which object, and when. Append-only."""
 
     class ActorType(models.TextChoices):
@@ -35,11 +37,3 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_type}:{self.actor} {self.action}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ValueError("Audit events are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("Audit events are append-only.")

@@ -4,11 +4,12 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Round
 
+from corrosion.db import Immutable
 from hosts.models import Host
 from licensing.models import License, LicenseStatus
 
 
-class BillingMonth(models.Model):
+class BillingMonth(Immutable):
     """The closed-month register: one row per month closed for every host at once."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -29,7 +30,7 @@ class BillingMonth(models.Model):
         return f"{self.month:%Y-%m} closed {self.closed_at:%Y-%m-%d %H:%M}"
 
 
-class BillingRecord(models.Model):
+class BillingRecord(Immutable):
     """A host's bill for one closed month; never changed once written."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -63,7 +64,7 @@ class BillingRecord(models.Model):
         return f"{self.host} {self.billing_month:%Y-%m}: {self.total_amount_usd} USD"
 
 
-class BillingLine(models.Model):
+class BillingLine(Immutable):
     """One billed server of a record: a copy, taken at closing, of the server's last license in the month."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

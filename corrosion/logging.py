@@ -6,6 +6,8 @@ import re
 import time
 import uuid
 
+from pythonjsonlogger.json import JsonFormatter
+
 request_id_var = contextvars.ContextVar("request_id", default="-")
 
 # Secrets that must never reach a log line, whatever logs them (an exception message quoting a
@@ -14,7 +16,7 @@ request_id_var = contextvars.ContextVar("request_id", default="-")
 _SECRETS = [
     (re.compile(r"crn_[a-z0-9]{8}_[A-Za-z0-9]+"), lambda m: m.group(0)[:13] + "[REDACTED]"),
     (re.compile(r"CRN(-[0-9A-Z]{5}){2,}"), lambda m: "CRN-[REDACTED]"),
-    (re.compile(r"(?i)(authorization|bearer)([\"':= ]+)\S+"), lambda m: f"{m.group(1)}{m.group(2)}[REDACTED]"),
+    (re.compile(r"(?i)(authorization|bearer)([\"':= ]+)[^\s\"',;}]+"), lambda m: f"{m.group(1)}{m.group(2)}[REDACTED]"),
     (re.compile(r"[A-Za-z0-9_-]{40,}"), lambda m: "[REDACTED]"),
 ]
 
@@ -25,20 +27,19 @@ def redact(text):
     return text
 
 
-class RedactingFilter(logging.Filter):
-    """Adds the request id to every record and scrubs secrets from its message and traceback."""
+class RequestIdFilter(logging.Filter):
+    """Adds the current request's id to every record."""
 
     def filter(self, record):
         record.request_id = request_id_var.get()
-        message = record.getMessage()
-        scrubbed = redact(message)
-        if scrubbed != message:
-            record.msg, record.args = scrubbed, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
         return True
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """One JSON object per line, scrubbed as a whole: message, traceback and extra fields alike."""
+
+    def format(self, record):
+        return redact(super().format(record))
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -5,10 +5,12 @@ from decimal import Decimal
 from django.db import models
 from django.db.models.functions import Lower
 
+from corrosion.db import Immutable, Undeletable
+
 DEFAULT_WHOLESALE_RATE = Decimal("6.00")
 
 
-class Host(models.Model):
+class Host(Undeletable):
     """A hosting company that resells Corrosion with the servers it rents out."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -35,7 +37,7 @@ class Host(models.Model):
     is_authenticated = True
 
 
-class HostRate(models.Model):
+class HostRate(Immutable):
     """The host's wholesale rate from `effective_from` until the next row: the rate history."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -26,7 +26,7 @@ from corrosion.api.exceptions import Conflict, ServiceUnavailable
 from corrosion.api.pagination import KeysetPagination
 from corrosion.api.parsers import MalformedJSON, loads_json
 from corrosion.api.schema import error_responses
-from corrosion.api.throttling import hit
+from corrosion.api.throttling import client_address, hit
 from licensing.models import LicenseStatus
 from licensing.selectors import license_for_host, licenses_for_host, online_since
 from licensing.serializers import LicenseOutputSerializer
@@ -312,10 +312,6 @@ LICENSE_KEY_PATTERN = re.compile(r"^CRN(-[0-9A-HJKMNP-TV-Z]{5}){6}$")
 MAX_PLAYERS = 1_000_000
 
 
-def _client_address(request):
-    return request.META.get(settings.CLIENT_IP_HEADER) or request.META.get("REMOTE_ADDR", "")
-
-
 # Addresses this process has seen go over the unknown-key limit, until their window ends. The
 # shared counter decides; this local copy lets every later heartbeat from such an address be
 # refused before the database, with no cache round trip on the path every real server takes.
@@ -384,7 +380,7 @@ def heartbeat(request):
     if errors:
         return error_response(400, "invalid", "The request is invalid; see fields.", fields=errors)
     license_key, version, players = parsed
-    address = _client_address(request)
+    address = client_address(request)
     blocked = _blocked_for(address)
     if blocked is not None:
         return _guessing(blocked)

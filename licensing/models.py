@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from corrosion.db import Undeletable
 from hosts.models import Host
 
 
@@ -20,7 +21,7 @@ _TERMINATED_HAS_TIME = Q(status=LicenseStatus.TERMINATED, terminated_at__isnull=
 )
 
 
-class License(models.Model):
+class License(Undeletable):
     """A Corrosion license: the key the plugin runs with, for one customer's server."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -50,7 +51,7 @@ class License(models.Model):
         return self.license_key
 
 
-class HostLicense(models.Model):
+class HostLicense(Undeletable):
     """A license as one host holds it, for one of its servers.
 
     `status` and `terminated_at` copy the license's, because the database can only enforce

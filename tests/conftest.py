@@ -35,6 +35,10 @@ def isolated_cache(settings):
     for config in caches.values():
         config["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
     settings.CACHES = caches
+    # django-axes keeps its handler, and so the cache it was built with; build it anew.
+    from axes.handlers.proxy import AxesProxyHandler
+
+    AxesProxyHandler.implementation = None
 
 
 @pytest.fixture

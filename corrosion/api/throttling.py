@@ -9,6 +9,7 @@ import logging
 import math
 import time
 
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
@@ -68,3 +69,9 @@ def hit(scope, ident, rate):
         logger.warning("rate-limit cache unavailable, not limiting: %s", exc.__class__.__name__)
         return True, retry_after
     return count <= limit, retry_after
+
+
+def client_address(request):
+    """The client's address for per-address limits: REMOTE_ADDR, or the header CLIENT_IP_HEADER
+    names, which only the TLS proxy in front may set."""
+    return request.META.get(settings.CLIENT_IP_HEADER) or request.META.get("REMOTE_ADDR", "")

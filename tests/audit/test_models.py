@@ -1,5 +1,6 @@
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.db.models import ProtectedError
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
@@ -11,10 +12,14 @@ pytestmark = pytest.mark.django_db
 def test_it_refuses_to_change_or_delete_an_event_through_the_orm():
     event = audit_record(actor=Actor.command("tests"), action="host.created", target=HostFactory())
     event.action = "something.else"
-    with pytest.raises(ValueError, match="append-only"):
+    with pytest.raises(ProtectedError, match="never changed"):
         event.save()
-    with pytest.raises(ValueError, match="append-only"):
+    with pytest.raises(ProtectedError, match="never deleted"):
         event.delete()
+    with pytest.raises(ProtectedError):
+        AuditEvent.objects.filter(pk=event.pk).update(action="x")
+    with pytest.raises(ProtectedError):
+        AuditEvent.objects.filter(pk=event.pk).delete()
 
 
 @pytest.mark.postgres_only

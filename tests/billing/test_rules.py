@@ -208,8 +208,11 @@ def test_a_rate_effective_at_the_next_months_first_moment_does_not_apply(host, f
     assert host_bill(host=host, month=MAY).wholesale_rate_usd == Decimal("6.00")
 
 
-def test_a_host_without_rate_history_that_early_falls_back_to_its_rate(host):
-    host.rates.all().update(effective_from=at(2026, 7, 1))
+def test_a_host_without_rate_history_that_early_falls_back_to_its_rate():
+    from hosts.models import Host, HostRate
+
+    host = Host.objects.create(company_name="Late Hosting", contact_email="ops@late.test")
+    HostRate.objects.create(host=host, wholesale_rate_usd=Decimal("6.00"), effective_from=at(2026, 7, 1))
     HostLicenseFactory(host=host, server_identifier="rust-1", provisioned_at=at(2026, 5, 2))
     assert host_bill(host=host, month=MAY).wholesale_rate_usd == Decimal("6.00")
 
