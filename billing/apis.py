@@ -8,7 +8,6 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
     extend_schema_field,
-    inline_serializer,
 )
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -22,7 +21,7 @@ from billing.selectors import records_for_host
 from billing.services import BillStatus, bill_for
 from corrosion.api.pagination import KeysetPagination
 from corrosion.api.renderers import CSVRenderer, csv_response
-from corrosion.api.schema import error_responses
+from corrosion.api.schema import PAGE_PARAMETERS, error_responses, page_of
 from licensing.models import LicenseStatus
 
 
@@ -67,19 +66,9 @@ class BillOutputSerializer(serializers.Serializer):
 class BillingListApi(APIView):
     @extend_schema(
         operation_id="billing_list",
-        parameters=[
-            OpenApiParameter("page_size", int, description="1 to 500, default 50"),
-            OpenApiParameter("cursor", str, description="from a previous page's next or previous link"),
-        ],
+        parameters=PAGE_PARAMETERS,
         responses={
-            200: inline_serializer(
-                "BillPage",
-                {
-                    "results": BillingRecordOutputSerializer(many=True),
-                    "next": serializers.URLField(allow_null=True),
-                    "previous": serializers.URLField(allow_null=True),
-                },
-            ),
+            200: page_of("BillPage", BillingRecordOutputSerializer),
             **error_responses(400, 401, 429),
         },
     )

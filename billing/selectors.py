@@ -35,24 +35,11 @@ def records_for_host(*, host: Host) -> QuerySet:
 
 def export_rows(*, month: date, chunk_size: int = 2000) -> Iterator[tuple]:
     """Every host's record of `month`, one tuple per host in EXPORT_COLUMNS order, streamed."""
-    records = (
-        BillingRecord.objects.filter(billing_month=month)
-        .order_by("host__company_name", "host_id")
-        .values_list(
-            "billing_month",
-            "host__company_name",
-            "host__contact_email",
-            "active_license_count",
-            "wholesale_rate_usd",
-            "total_amount_usd",
-        )
-    )
-    for billing_month, *rest in records.iterator(chunk_size=chunk_size):
-        yield (f"{billing_month:%Y-%m}", *rest)
+    return export_rows_for_records(BillingRecord.objects.filter(billing_month=month), chunk_size=chunk_size)
 
 
-def export_rows_for_records(records: QuerySet) -> Iterator[tuple]:
-    """The export's rows for chosen records (the admin's action), streamed."""
+def export_rows_for_records(records: QuerySet, *, chunk_size: int = 2000) -> Iterator[tuple]:
+    """The export's rows for chosen records (the command, or the admin's action), by month then company."""
     rows = (
         records.order_by("billing_month", "host__company_name", "host_id")
         .values_list(
@@ -63,7 +50,7 @@ def export_rows_for_records(records: QuerySet) -> Iterator[tuple]:
             "wholesale_rate_usd",
             "total_amount_usd",
         )
-        .iterator(chunk_size=2000)
+        .iterator(chunk_size=chunk_size)
     )
     for billing_month, *rest in rows:
         yield (f"{billing_month:%Y-%m}", *rest)

@@ -9,11 +9,9 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
-    inline_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -25,7 +23,7 @@ from corrosion.api.errors import error_response
 from corrosion.api.exceptions import Conflict, ServiceUnavailable
 from corrosion.api.pagination import KeysetPagination
 from corrosion.api.parsers import MalformedJSON, loads_json
-from corrosion.api.schema import error_responses
+from corrosion.api.schema import PAGE_PARAMETERS, error_responses, page_of
 from corrosion.api.throttling import client_address, hit
 from licensing.models import LicenseStatus
 from licensing.selectors import license_for_host, licenses_for_host, online_since
@@ -171,18 +169,10 @@ class LicenseListApi(APIView):
         summary="This host's licenses, newest first",
         parameters=[
             FilterSerializer,
-            OpenApiParameter("page_size", int, description="1 to 500, default 50"),
-            OpenApiParameter("cursor", str, description="from a previous page's `next` or `previous` link"),
+            *PAGE_PARAMETERS,
         ],
         responses={
-            200: inline_serializer(
-                "LicensePage",
-                {
-                    "results": LicenseOutputSerializer(many=True),
-                    "next": serializers.URLField(allow_null=True),
-                    "previous": serializers.URLField(allow_null=True),
-                },
-            ),
+            200: page_of("LicensePage", LicenseOutputSerializer),
             **error_responses(400, 401, 429),
         },
     )

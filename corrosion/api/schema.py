@@ -1,6 +1,6 @@
 """OpenAPI pieces shared by every app's views: the error body and the bearer-key scheme."""
 
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 ErrorSerializer = inline_serializer(
@@ -30,6 +30,24 @@ _DESCRIPTIONS = {
     429: "Rate limit exceeded; see `Retry-After`.",
     503: "The database is unreachable; retry after `Retry-After` seconds.",
 }
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("page_size", int, description="1 to 500, default 50"),
+    OpenApiParameter("cursor", str, description="from a previous page's `next` or `previous` link"),
+]
+
+
+def page_of(name, item_serializer):
+    """A cursor page of items, as KeysetPagination answers it."""
+    return inline_serializer(
+        name,
+        {
+            "results": item_serializer(many=True),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+        },
+    )
 
 
 def error_responses(*statuses):
