@@ -206,9 +206,7 @@ def _own_license(request, license_id):
 
 class LicenseDetailApi(APIView):
     class UpdateSerializer(serializers.Serializer):
-        hostname = serializers.CharField(
-            min_length=1, max_length=255, validators=[no_control_characters], required=False
-        )
+        hostname = StrictCharField(min_length=1, max_length=255, validators=[no_control_characters], required=False)
         customer_email = serializers.EmailField(max_length=150, required=False)
 
         def validate(self, attrs):
