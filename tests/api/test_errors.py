@@ -89,3 +89,18 @@ def test_readyz_answers_when_the_database_does():
     response = APIClient().get("/readyz")
     assert response.status_code == 200
     assert response.json()["database"] == "ok"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/api/host/licenses?format=xml", {}),
+        ("/api/host/billing/2026-01?format=AAA", {}),
+        ("/api/host/licenses", {"HTTP_ACCEPT": "application/xml"}),
+        ("/api/host/billing/2026-01", {"HTTP_ACCEPT": "application/pdf"}),
+    ],
+)
+def test_a_representation_the_view_does_not_have_is_a_json_406(host_client, path, headers):
+    """DRF's own answer to an unknown ?format= is a 404, as if the resource were missing (found by fuzzing)."""
+    _assert_error(host_client.get(path, **headers), 406, "not_acceptable")
