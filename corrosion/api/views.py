@@ -1,12 +1,14 @@
 """Views that belong to no app: health checks and Django's own error pages, as JSON."""
 
+import sys
+
 from django.core.cache import cache
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from corrosion.api.errors import error_response
+from corrosion.api.errors import database_unavailable_response, error_response
 
 
 @require_GET
@@ -47,6 +49,11 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    # Django's last stop for any exception nothing else handled, raised in a view or in a
+    # middleware (a session read or saved around the view): Django calls this inside its
+    # `except`, so the exception is at hand. A lost database is still a 503 to retry, not a bug.
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        return database_unavailable_response()
     return error_response(500, "server_error", "An unexpected error happened; it has been logged.")
 
 

@@ -1,7 +1,8 @@
 """Whatever goes wrong, a client reads the contract's JSON error body, never HTML."""
 
 import pytest
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
 from django.urls import path
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
@@ -27,10 +28,36 @@ def _plain_database_down(request):
     raise OperationalError("connection refused")
 
 
+def _healthy(request):
+    return JsonResponse({"status": "ok"})
+
+
+class DatabaseDownBeforeTheView:
+    """A middleware that needs the database before the view runs (as a session lookup does)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        raise InterfaceError("connection already closed")
+
+
+class DatabaseDownAfterTheView:
+    """A middleware that writes after the view (as a modified session's save does)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        self.get_response(request)
+        raise OperationalError("server closed the connection unexpectedly")
+
+
 urlpatterns = [
     path("boom", _Boom.as_view()),
     path("db-down", _DatabaseDown.as_view()),
     path("plain-db-down", _plain_database_down),
+    path("healthy", _healthy),
 ]
 handler500 = "corrosion.api.views.server_error"
 
@@ -67,6 +94,16 @@ def test_an_unexpected_error_is_a_json_500(settings):
 def test_a_database_outage_is_a_json_503_with_retry_after(settings, path):
     settings.ROOT_URLCONF = __name__
     response = APIClient(raise_request_exception=False).get(path)
+    _assert_error(response, 503, "service_unavailable")
+    assert response["Retry-After"] == "5"
+
+
+@pytest.mark.parametrize("middleware", ["DatabaseDownBeforeTheView", "DatabaseDownAfterTheView"])
+def test_a_database_outage_in_a_middleware_is_a_json_503_too(settings, middleware):
+    """Outside a view, process_exception never runs: Django's 500 handler must tell a lost database apart."""
+    settings.ROOT_URLCONF = __name__
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.{middleware}"]
+    response = APIClient(raise_request_exception=False).get("/healthy")
     _assert_error(response, 503, "service_unavailable")
     assert response["Retry-After"] == "5"
 
