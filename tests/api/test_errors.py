@@ -134,10 +134,12 @@ def test_readyz_answers_when_the_database_does():
     [
         ("/api/host/licenses?format=xml", {}),
         ("/api/host/billing/2026-01?format=AAA", {}),
+        ("/api/host/billing/2026-01?format=", {}),
         ("/api/host/licenses", {"HTTP_ACCEPT": "application/xml"}),
         ("/api/host/billing/2026-01", {"HTTP_ACCEPT": "application/pdf"}),
     ],
 )
 def test_a_representation_the_view_does_not_have_is_a_json_406(host_client, path, headers):
-    """DRF's own answer to an unknown ?format= is a 404, as if the resource were missing (found by fuzzing)."""
+    """DRF's own answer to an unknown ?format= is a 404, as if the resource were missing, and to an empty one
+    JSON, though `format` names json or csv (both found by fuzzing)."""
     _assert_error(host_client.get(path, **headers), 406, "not_acceptable")
