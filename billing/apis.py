@@ -22,11 +22,14 @@ from billing.selectors import records_for_host
 from billing.services import BillStatus, bill_for
 from corrosion.api.pagination import KeysetPagination
 from corrosion.api.renderers import CSVRenderer, csv_response
-from corrosion.api.schema import error_responses
+from corrosion.api.schema import error_responses, page_parameters
 from licensing.models import LicenseStatus
 
+# YYYY-MM from 1970 on, as billing.months.month_parse reads it; "not in the future" no pattern can say.
+MONTH_PATTERN = r"^(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])$"
 
-@extend_schema_field({"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$", "example": "2026-05"})
+
+@extend_schema_field({"type": "string", "pattern": MONTH_PATTERN, "example": "2026-05"})
 class MonthField(serializers.Field):
     def to_representation(self, value) -> str:
         return month_format(value)
@@ -67,10 +70,7 @@ class BillOutputSerializer(serializers.Serializer):
 class BillingListApi(APIView):
     @extend_schema(
         operation_id="billing_list",
-        parameters=[
-            OpenApiParameter("page_size", int, description="1 to 500, default 50"),
-            OpenApiParameter("cursor", str, description="from a previous page's next or previous link"),
-        ],
+        parameters=page_parameters(),
         responses={
             200: inline_serializer(
                 "BillPage",
@@ -97,7 +97,12 @@ class BillingMonthApi(APIView):
     @extend_schema(
         operation_id="billing_retrieve",
         parameters=[
-            OpenApiParameter("month", str, OpenApiParameter.PATH, description="YYYY-MM, not after the current month"),
+            OpenApiParameter(
+                "month",
+                {"type": "string", "pattern": MONTH_PATTERN},
+                OpenApiParameter.PATH,
+                description="YYYY-MM, from 1970-01 to the current month",
+            ),
             OpenApiParameter("format", str, enum=["json", "csv"], description="or send Accept: text/csv"),
         ],
         responses={

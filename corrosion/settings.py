@@ -190,6 +190,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "licensing.schema.add_heartbeat",
         "corrosion.api.schema.add_shared_errors",
+        "corrosion.api.schema.require_request_bodies",
     ],
     # Licenses and bills both have a "status": name each set of choices, or both get hashed names.
     "ENUM_NAME_OVERRIDES": {

@@ -9,7 +9,6 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -25,9 +24,10 @@ from corrosion.api.errors import error_response
 from corrosion.api.exceptions import Conflict, ServiceUnavailable
 from corrosion.api.pagination import KeysetPagination
 from corrosion.api.parsers import MalformedJSON, loads_json
-from corrosion.api.schema import error_responses
+from corrosion.api.schema import error_responses, page_parameters
 from corrosion.api.throttling import hit
 from licensing.models import LicenseStatus
+from licensing.schema import PRINTABLE_PATTERN
 from licensing.selectors import license_for_host, licenses_for_host, online_since
 from licensing.serializers import LicenseOutputSerializer
 from licensing.services import (
@@ -66,8 +66,14 @@ _PROVISION_ITEM_SCHEMA = {
     "type": "object",
     "required": ["server_id", "hostname", "customer_email"],
     "properties": {
-        "server_id": {"type": "string", "minLength": 1, "maxLength": 255, "description": "your own id of the server"},
-        "hostname": {"type": "string", "minLength": 1, "maxLength": 255},
+        "server_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": PRINTABLE_PATTERN,
+            "description": "your own id of the server; unique within one bulk call",
+        },
+        "hostname": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": PRINTABLE_PATTERN},
         "customer_email": {"type": "string", "format": "email", "maxLength": 150},
     },
 }
@@ -77,6 +83,17 @@ PROVISION_REQUEST_SCHEMA = {
         _PROVISION_ITEM_SCHEMA,
         {"type": "array", "items": _PROVISION_ITEM_SCHEMA, "minItems": 1, "maxItems": MAX_BULK_ITEMS},
     ]
+}
+# Written out, not derived from UpdateSerializer: the view refuses any other field and an empty body,
+# which a serializer cannot tell drf-spectacular.
+LICENSE_UPDATE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "hostname": _PROVISION_ITEM_SCHEMA["properties"]["hostname"],
+        "customer_email": _PROVISION_ITEM_SCHEMA["properties"]["customer_email"],
+    },
+    "minProperties": 1,
+    "additionalProperties": False,
 }
 PROVISION_RESPONSE_SCHEMA = {
     "oneOf": [
@@ -171,8 +188,7 @@ class LicenseListApi(APIView):
         summary="This host's licenses, newest first",
         parameters=[
             FilterSerializer,
-            OpenApiParameter("page_size", int, description="1 to 500, default 50"),
-            OpenApiParameter("cursor", str, description="from a previous page's `next` or `previous` link"),
+            *page_parameters(),
         ],
         responses={
             200: inline_serializer(
@@ -229,7 +245,7 @@ class LicenseDetailApi(APIView):
         operation_id="licenses_update",
         summary="Change the hostname and/or move the license to another customer",
         description="`subdomain` and `panel_url` never change. Any other field is refused (400).",
-        request=UpdateSerializer,
+        request={"application/json": LICENSE_UPDATE_SCHEMA},
         responses={200: LicenseOutputSerializer, **error_responses(400, 401, 404, 409, 413, 415, 429)},
     )
     def patch(self, request, license_id):
