@@ -14,7 +14,6 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from billing.months import month_format, month_parse, month_start
 from billing.rules import LINE_FIELDS
@@ -23,6 +22,7 @@ from billing.services import BillStatus, bill_for
 from corrosion.api.pagination import KeysetPagination
 from corrosion.api.renderers import CSVRenderer, csv_response
 from corrosion.api.schema import error_responses, page_parameters
+from corrosion.api.views import ApiView
 from licensing.models import LicenseStatus
 
 # YYYY-MM from 1970 on, as billing.months.month_parse reads it; "not in the future" no pattern can say.
@@ -67,7 +67,7 @@ class BillOutputSerializer(serializers.Serializer):
     lines = BillLineSerializer(many=True)
 
 
-class BillingListApi(APIView):
+class BillingListApi(ApiView):
     @extend_schema(
         operation_id="billing_list",
         parameters=page_parameters(),
@@ -89,7 +89,7 @@ class BillingListApi(APIView):
         return paginator.response(BillingRecordOutputSerializer(rows, many=True).data)
 
 
-class BillingMonthApi(APIView):
+class BillingMonthApi(ApiView):
     renderer_classes = [JSONRenderer, CSVRenderer]
 
     CSV_HEADER = ("month", *LINE_FIELDS, "wholesale_rate_usd")

@@ -17,7 +17,6 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from audit.services import Actor
 from corrosion.api.errors import error_response
@@ -26,6 +25,7 @@ from corrosion.api.pagination import KeysetPagination
 from corrosion.api.parsers import MalformedJSON, loads_json
 from corrosion.api.schema import error_responses, page_parameters
 from corrosion.api.throttling import hit
+from corrosion.api.views import ApiView
 from licensing.models import LicenseStatus
 from licensing.schema import PRINTABLE_PATTERN
 from licensing.selectors import license_for_host, licenses_for_host, online_since
@@ -103,7 +103,7 @@ PROVISION_RESPONSE_SCHEMA = {
 }
 
 
-class ProvisionApi(APIView):
+class ProvisionApi(ApiView):
     class InputSerializer(serializers.Serializer):
         server_id = StrictCharField(min_length=1, max_length=255, validators=[no_control_characters])
         hostname = StrictCharField(min_length=1, max_length=255, validators=[no_control_characters])
@@ -176,7 +176,7 @@ class ProvisionApi(APIView):
         return {"online_since": online_since()}
 
 
-class LicenseListApi(APIView):
+class LicenseListApi(ApiView):
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=LicenseStatus.choices, required=False)
         server_id = serializers.CharField(max_length=255, required=False)
@@ -220,7 +220,7 @@ def _own_license(request, license_id):
     return host_license
 
 
-class LicenseDetailApi(APIView):
+class LicenseDetailApi(ApiView):
     class UpdateSerializer(serializers.Serializer):
         hostname = StrictCharField(min_length=1, max_length=255, validators=[no_control_characters], required=False)
         customer_email = serializers.EmailField(max_length=150, required=False)
@@ -263,7 +263,7 @@ class LicenseDetailApi(APIView):
         return Response(LicenseOutputSerializer(host_license).data)
 
 
-class _LicenseStatusChangeApi(APIView):
+class _LicenseStatusChangeApi(ApiView):
     """POST with no body; a repeat of a change already in effect is a no-op 200."""
 
     change = None  # the service that makes the change

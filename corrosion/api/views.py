@@ -1,4 +1,4 @@
-"""Views that belong to no app: health checks and Django's own error pages, as JSON."""
+"""Views that belong to no app: health checks and Django's own error pages, as JSON; the API views' base."""
 
 import sys
 
@@ -7,6 +7,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
+from rest_framework.exceptions import NotAcceptable
+from rest_framework.views import APIView
 
 from corrosion.api.errors import database_unavailable_response, error_response
 
@@ -60,3 +62,25 @@ def server_error(request):
 @csrf_exempt
 def csrf_failure(request, reason=""):
     return error_response(403, "csrf_failed", "CSRF verification failed.")
+
+
+class ApiView(APIView):
+    """The base of every host API view: who is calling is settled before what they asked for.
+
+    DRF negotiates the representation before it authenticates, so a request with no key and an
+    unknown `?format=` got 406, not the 401 every keyless request gets (found by fuzzing). The
+    negotiation's refusal now waits until authentication, permissions and throttles have passed.
+    """
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force)
+        except NotAcceptable as exc:
+            self.not_acceptable = exc
+            return super().perform_content_negotiation(request, force=True)
+
+    def initial(self, request, *args, **kwargs):
+        self.not_acceptable = None
+        super().initial(request, *args, **kwargs)
+        if self.not_acceptable is not None:
+            raise self.not_acceptable

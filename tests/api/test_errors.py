@@ -143,3 +143,20 @@ def test_a_representation_the_view_does_not_have_is_a_json_406(host_client, path
     """DRF's own answer to an unknown ?format= is a 404, as if the resource were missing, and to an empty one
     JSON, though `format` names json or csv (both found by fuzzing)."""
     _assert_error(host_client.get(path, **headers), 406, "not_acceptable")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/api/host/billing/0?format=0", {}),
+        ("/api/host/licenses?format=xml", {}),
+        ("/api/host/licenses", {"HTTP_ACCEPT": "application/xml"}),
+        ("/api/host/billing", {"HTTP_AUTHORIZATION": "Bearer crn_nope", "HTTP_ACCEPT": "image/png"}),
+    ],
+)
+def test_a_request_without_a_valid_key_is_401_whatever_representation_it_asks_for(path, headers):
+    """DRF negotiates before it authenticates: this was a 406 (found by fuzzing)."""
+    response = APIClient().get(path, **headers)
+    _assert_error(response, 401, "unauthorized")
+    assert response["WWW-Authenticate"] == "Bearer"
