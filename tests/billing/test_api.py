@@ -288,3 +288,20 @@ def test_the_schema_documents_both_endpoints(anon_client):
     assert '"billing_list"' in text
     assert '"billing_retrieve"' in text
     assert "text/csv" in text
+
+
+def test_the_csv_never_holds_a_live_formula_though_the_json_keeps_the_values_verbatim(host_client):
+    hostile = {"server_id": '=HYPERLINK("https://evil.example")', "hostname": "@SUM(A1:A9)"}
+    provisioned = host_client.post(
+        "/api/host/provision", {**hostile, "customer_email": "+cmd@evil.test"}, format="json"
+    ).json()
+    assert (provisioned["server_id"], provisioned["hostname"]) == (hostile["server_id"], hostile["hostname"])
+    [line] = host_client.get("/api/host/billing/2026-06").json()["lines"]
+    assert (line["server_id"], line["hostname"], line["customer_email"]) == (*hostile.values(), "+cmd@evil.test")
+
+    header, row = csv_rows(host_client.get("/api/host/billing/2026-06?format=csv"))
+    cells = dict(zip(header, row, strict=True))
+    assert cells["server_id"] == "'" + hostile["server_id"]
+    assert cells["hostname"] == "'" + hostile["hostname"]
+    assert cells["customer_email"] == "'+cmd@evil.test"
+    assert cells["wholesale_rate_usd"] == "6.00"
