@@ -26,7 +26,7 @@ from corrosion.api.views import ApiView
 from licensing.models import LicenseStatus
 
 # YYYY-MM from 1970 on, as billing.months.month_parse reads it; "not in the future" no pattern can say.
-MONTH_PATTERN = r"^(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])$"
 
 
 @extend_schema_field({"type": "string", "pattern": MONTH_PATTERN, "example": "2026-05"})

@@ -132,7 +132,28 @@ def test_the_open_preview_equals_the_record_closing_writes_later(host, host_clie
     assert preview_csv == closed_csv
 
 
-@pytest.mark.parametrize("month", ["2026-13", "2026-00", "abc", "2026-5", "202605", "1969-12"])
+@pytest.mark.parametrize(
+    "month",
+    [
+        "2026-13",
+        "2026-00",
+        "abc",
+        "2026-5",
+        "202605",
+        "1969-12",
+        "0000-01",
+        "9999-99",
+        "2026-05-01",
+        " 2026-05",
+        "2026-05%20",
+        "2026-05%0A",  # a trailing newline passed the month's `$` and read as 2026-05
+        "\u0662\u0660\u0662\u0666-05",  # Arabic-Indic digits passed `\\d` and read as 2026-05
+        "%00",
+        "2026-05%00",
+        "'; DROP TABLE host_billing_records; --",
+        "<img src=x onerror=alert(1)>",
+    ],
+)
 def test_a_malformed_month_is_400(host_client, month):
     response = host_client.get(f"/api/host/billing/{month}")
     assert response.status_code == 400

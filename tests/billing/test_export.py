@@ -84,6 +84,7 @@ def test_it_refuses_a_month_that_is_not_closed(month, tmp_path):
     assert not target.exists()
 
 
-def test_it_needs_a_well_formed_month():
+@pytest.mark.parametrize("month", ["2026-5", "2026-05\n", "\u0662\u0660\u0662\u0666-05", "9999-99", "0000-01"])
+def test_it_needs_a_well_formed_month(month):
     with pytest.raises(CommandError):
-        call_command("export_billing", "--month", "2026-5", stdout=StringIO())
+        call_command("export_billing", "--month", month, stdout=StringIO())
