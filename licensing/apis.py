@@ -45,7 +45,8 @@ from licensing.services import (
 )
 
 MAX_BULK_ITEMS = 100
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+# Unicode's control characters (C0, DEL and C1: NEL, CSI...), and lone surrogates no database stores.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class StrictCharField(serializers.CharField):

@@ -6,7 +6,7 @@ so its operation is written out here and added by a postprocessing hook.
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 # The control characters the API refuses in text fields (licensing.apis), said to clients as a pattern.
-PRINTABLE_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
+PRINTABLE_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
 
 
 def _error(description):
