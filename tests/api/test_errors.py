@@ -81,6 +81,9 @@ def test_an_unknown_path_is_a_json_404(path):
 def test_a_wrong_method_is_a_json_405(host_client):
     response = host_client.delete("/api/host/licenses")
     _assert_error(response, 405, "method_not_allowed")
+    # whatever representation it asks for (found by fuzzing: this was a 406)
+    _assert_error(host_client.generic("TRACE", "/api/host/billing/2026-01?format=0"), 405, "method_not_allowed")
+    _assert_error(host_client.delete("/api/host/licenses", HTTP_ACCEPT="image/png"), 405, "method_not_allowed")
     _assert_error(APIClient().post("/healthz"), 405, "method_not_allowed")
 
 
