@@ -95,23 +95,28 @@ def _text_fields():
 TEXT_FIELDS = _text_fields()
 
 
-@pytest.mark.parametrize("character", CONTROL, ids=lambda c: f"U+{ord(c):04X}")
 @pytest.mark.parametrize(("name", "send", "field"), TEXT_FIELDS, ids=[f[0] for f in TEXT_FIELDS])
-def test_a_control_character_in_any_text_field_is_400_naming_it(host_client, license_id, name, send, field, character):
-    before = (License.objects.count(), AuditEvent.objects.count())
-    assert_invalid(send(host_client, f"abc{character}def", license_id), field)
-    assert (License.objects.count(), AuditEvent.objects.count()) == before
+def test_a_control_character_in_any_text_field_is_400_naming_it(host_client, license_id, name, send, field):
+    before = (License.objects.count(), AuditEvent.objects.count(), HostLicense.objects.get().plugin_version)
+    for character in CONTROL:
+        response = send(host_client, f"abc{character}def", license_id)
+        assert response.status_code == 400, (f"U+{ord(character):04X}", response.content)
+        assert field in response.json()["error"]["fields"], f"U+{ord(character):04X}"
+    assert (License.objects.count(), AuditEvent.objects.count(), HostLicense.objects.get().plugin_version) == before
 
 
-@pytest.mark.parametrize("character", CONTROL, ids=lambda c: f"U+{ord(c):04X}")
 @pytest.mark.parametrize("how", ["provision", "edit"])
-def test_a_control_character_in_a_customer_email_is_400(host_client, license_id, how, character):
-    email = f"gam{character}er@hostile.test"
-    if how == "provision":
-        response = host_client.post(PROVISION, {**ITEM, "server_id": "other", "customer_email": email}, format="json")
-    else:
-        response = host_client.patch(f"{LICENSES}/{license_id}", {"customer_email": email}, format="json")
-    assert_invalid(response, "customer_email")
+def test_a_control_character_in_a_customer_email_is_400(host_client, license_id, how):
+    for character in CONTROL:
+        email = f"gam{character}er@hostile.test"
+        if how == "provision":
+            body = {**ITEM, "server_id": "other", "customer_email": email}
+            response = host_client.post(PROVISION, body, format="json")
+        else:
+            response = host_client.patch(f"{LICENSES}/{license_id}", {"customer_email": email}, format="json")
+        assert response.status_code == 400, f"U+{ord(character):04X}"
+        assert "customer_email" in response.json()["error"]["fields"]
+    assert License.objects.count() == 1
 
 
 @pytest.mark.parametrize("text", UNICODE)
@@ -206,22 +211,9 @@ def hostile_world():
     }
 
 
-@pytest.mark.parametrize(
-    "page",
-    [
-        "license list",
-        "license page",
-        "host list",
-        "host page",
-        "API key list",
-        "billing record list",
-        "billing record page",
-        "audit event page",
-    ],
-)
-def test_html_is_escaped_in_every_admin_page_never_rendered(staff_client, hostile_world, page):
+def test_html_is_escaped_in_every_admin_page_never_rendered(staff_client, hostile_world):
     w = hostile_world
-    url = {
+    pages = {
         "license list": "/admin/licensing/hostlicense/",
         "license page": f"/admin/licensing/hostlicense/{w['host_license'].pk}/change/",
         "host list": "/admin/hosts/host/",
@@ -230,12 +222,13 @@ def test_html_is_escaped_in_every_admin_page_never_rendered(staff_client, hostil
         "billing record list": "/admin/billing/billingrecord/",
         "billing record page": f"/admin/billing/billingrecord/{w['record'].pk}/change/",
         "audit event page": f"/admin/audit/auditevent/{w['event'].pk}/change/",
-    }[page]
-    response = staff_client.get(url)
-    assert response.status_code == 200
-    html = response.content.decode()
-    assert SCRIPT not in html and IMG not in html
-    assert ESCAPED_SCRIPT in html or ESCAPED_IMG in html  # shown, as text
+    }
+    for page, url in pages.items():
+        response = staff_client.get(url)
+        assert response.status_code == 200, page
+        html = response.content.decode()
+        assert SCRIPT not in html and IMG not in html, page
+        assert ESCAPED_SCRIPT in html or ESCAPED_IMG in html, page  # shown, as text
 
 
 def test_the_license_page_shows_every_hostile_field_as_text(staff_client, hostile_world):
@@ -316,31 +309,31 @@ def test_a_nested_value_where_text_belongs_is_400_naming_the_field(body_endpoint
     assert _unchanged(license_id)[1] == ITEM["hostname"]
 
 
-@pytest.mark.parametrize(
-    ("body", "content_type"),
-    [
-        ("hostname=x", "application/x-www-form-urlencoded"),
-        ('{"hostname": "x"}', "text/plain"),
-        ('{"hostname": "x"}', "application/json-patch+json"),
-        ("<hostname>x</hostname>", "application/xml"),
-        ('{"hostname": "x"}', ""),
-    ],
-)
+NOT_JSON = [
+    ("hostname=x", "application/x-www-form-urlencoded"),
+    ('{"hostname": "x"}', "text/plain"),
+    ('{"hostname": "x"}', "application/json-patch+json"),
+    ("<hostname>x</hostname>", "application/xml"),
+    ('{"hostname": "x"}', ""),
+]
+
+
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_a_body_that_is_not_declared_json_is_415(body_endpoints, license_id, endpoint, body, content_type):
+def test_a_body_that_is_not_declared_json_is_415(body_endpoints, license_id, endpoint):
     before = _unchanged(license_id)
-    response = _send(body_endpoints, endpoint, body, content_type=content_type)
-    assert response.status_code == 415
-    assert response.json()["error"]["code"] == "unsupported_media_type"
+    for body, content_type in NOT_JSON:
+        response = _send(body_endpoints, endpoint, body, content_type=content_type)
+        assert response.status_code == 415, content_type
+        assert response.json()["error"]["code"] == "unsupported_media_type"
     assert _unchanged(license_id) == before
 
 
-@pytest.mark.parametrize("length", ["-1", "abc", "1e3", "0x10"])
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_a_content_length_that_is_not_a_length_is_400(body_endpoints, endpoint, length):
-    response = _send(body_endpoints, endpoint, json.dumps(ITEM), CONTENT_LENGTH=length)
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "bad_request"
+def test_a_content_length_that_is_not_a_length_is_400(body_endpoints, endpoint):
+    for length in ["-1", "abc", "1e3", "0x10"]:
+        response = _send(body_endpoints, endpoint, json.dumps(ITEM), CONTENT_LENGTH=length)
+        assert response.status_code == 400, length
+        assert response.json()["error"]["code"] == "bad_request"
 
 
 @pytest.mark.parametrize(
@@ -392,26 +385,27 @@ def test_a_sane_request_id_is_kept(db):
 # --- Ids, filters, page sizes and cursors that were never issued -------------------------------
 
 
-@pytest.mark.parametrize(
-    "license_ref",
-    [
-        "not-a-uuid",
-        "00000000000000000000000000000000",  # no dashes
-        "00000000-0000-0000-0000-000000000000",  # nil, well formed, unknown
-        "ffffffff-ffff-ffff-ffff-ffffffffffff",
-        "' OR 1=1 --",
-        "%00",
-        "1",
-        "-1",
-        "9" * 40,
-    ],
-)
+NOT_IDS = [
+    "not-a-uuid",
+    "00000000000000000000000000000000",  # no dashes
+    "00000000-0000-0000-0000-000000000000",  # nil, well formed, unknown
+    "ffffffff-ffff-ffff-ffff-ffffffffffff",
+    "' OR 1=1 --",
+    "%00",
+    "1",
+    "-1",
+    "9" * 40,
+]
+
+
 @pytest.mark.parametrize("action", ["", "/suspend", "/resume", "/terminate"])
-def test_an_id_that_is_not_a_license_of_this_host_is_a_json_404(host_client, license_id, license_ref, action):
+def test_an_id_that_is_not_a_license_of_this_host_is_a_json_404(host_client, license_id, action):
     method = host_client.get if action == "" else host_client.post
-    response = method(f"{LICENSES}/{license_ref}{action}")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    for license_ref in NOT_IDS:
+        response = method(f"{LICENSES}/{license_ref}{action}")
+        assert response.status_code == 404, license_ref
+        assert response.json()["error"]["code"] == "not_found"
+    assert host_client.patch(f"{LICENSES}/{NOT_IDS[2]}", {"hostname": "x"}, format="json").status_code == 404
     assert License.objects.get(pk=license_id).status == "active"
 
 
@@ -437,18 +431,29 @@ def test_a_bad_filter_value_is_400_naming_it(host_client, query, field):
     assert_invalid(host_client.get(f"{LICENSES}?{query}"), field)
 
 
-@pytest.mark.parametrize("value", ["a%01b", "a%1Bb", "%E2%80%AE", "' OR 1=1 --", "%25", "_", "*"])
-def test_a_filter_value_matches_exactly_never_as_a_pattern(host_client, license_id, value):
-    assert host_client.get(f"{LICENSES}?server_id={value}").json()["results"] == []
-    assert host_client.get(f"{LICENSES}?customer_email={value}").json()["results"] == []
+def test_a_filter_value_matches_exactly_never_as_a_pattern(host_client, license_id):
+    for value in ["a%01b", "a%1Bb", "%E2%80%AE", "' OR 1=1 --", "%25", "_", "*", "rust-hostile-0_", "RUST-HOSTILE-01"]:
+        assert host_client.get(f"{LICENSES}?server_id={value}").json()["results"] == [], value
+        assert host_client.get(f"{LICENSES}?customer_email={value}").json()["results"] == [], value
 
 
 @pytest.mark.parametrize("path", [LICENSES, BILLS])
-@pytest.mark.parametrize(
-    "page_size", ["0", "-1", "-99999999999999999999", "501", "99999999999999999999", "abc", "1e3", "", "%00", "5;1"]
-)
-def test_a_page_size_out_of_range_or_not_a_number_is_400_on_every_list(host_client, path, page_size):
-    assert_invalid(host_client.get(f"{path}?page_size={page_size}"), "page_size")
+def test_a_page_size_out_of_range_or_not_a_number_is_400_on_every_list(host_client, path):
+    for page_size in [
+        "0",
+        "-1",
+        "-99999999999999999999",
+        "501",
+        "99999999999999999999",
+        "abc",
+        "1e3",
+        "",
+        "%00",
+        "5;1",
+    ]:
+        response = host_client.get(f"{path}?page_size={page_size}")
+        assert response.status_code == 400, page_size
+        assert "page_size" in response.json()["error"]["fields"], page_size
 
 
 def _cursor(raw):
@@ -470,10 +475,12 @@ FORGED_CURSORS = [
 ]
 
 
-@pytest.mark.parametrize("cursor", FORGED_CURSORS)
 @pytest.mark.parametrize("path", [LICENSES, BILLS])
-def test_a_forged_cursor_is_400_on_every_list(host_client, path, cursor):
-    assert_invalid(host_client.get(f"{path}?cursor={cursor}"), "cursor")
+def test_a_forged_cursor_is_400_on_every_list(host_client, path):
+    for cursor in FORGED_CURSORS:
+        response = host_client.get(f"{path}?cursor={cursor}")
+        assert response.status_code == 400, cursor
+        assert "cursor" in response.json()["error"]["fields"], cursor
 
 
 def test_a_cursor_of_one_list_is_refused_by_the_other(host_client):
