@@ -248,3 +248,16 @@ def test_calls_in_flight_when_the_database_drops_get_200_or_503_and_write_all_or
             assert retry.status == (201 if count == 0 else 200), retry
             assert HostLicense.objects.filter(host=world["host"], server_identifier__in=server_ids).count() == 10
     print(f"\n[outage: in flight] {len(results)} calls, {unavailable} JSON 503; bulk provisions: {written}")
+
+
+def test_an_app_started_while_the_database_is_down_comes_up_and_serves_once_it_is_back(proxy, world):
+    """A deploy or a worker restart during the outage: the app starts (nothing at start-up needs the
+    database), answers the 503 meanwhile, and serves when the database returns."""
+    proxy.cut("refuse")
+    with app_server(DATABASE_URL=database_url(port=proxy.port), DATABASE_CONNECT_TIMEOUT=CONNECT_TIMEOUT) as late:
+        assert late.call("GET", "/healthz").status == 200
+        assert_database_unavailable(late.call("GET", "/readyz"), "readyz")
+        assert_database_unavailable(late.call("GET", "/api/host/licenses", headers=world["auth"]), "licenses list")
+        proxy.restore()
+        wait_until_serving(late, world)
+        assert late.call("GET", "/readyz").status == 200

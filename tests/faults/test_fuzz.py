@@ -29,6 +29,8 @@ SEED = 8
 EXAMPLES = 40
 
 # Written out rather than kept in the repository: it names the keys the test has just issued.
+# Every check schemathesis has is on by default; naming them with --checks on the command line would
+# override the one per-operation exception below, so none are named.
 CONFIG = """
 [auth.wfc]
 path = "{auth}"
