@@ -4,8 +4,13 @@ Threads suit this app: requests wait on PostgreSQL and Redis, not on the CPU. Ev
 be overridden from the environment.
 """
 
+import json
 import multiprocessing
 import os
+
+from gunicorn import util
+
+from corrosion.api.errors import error_body
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 worker_class = "gthread"
@@ -27,3 +32,22 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Import the app before forking, so workers share its memory and a broken config fails at start.
 preload_app = True
+
+
+# gunicorn refuses some requests itself, before Django sees them: a request line over 4094 bytes
+# (414), headers too large (431), a malformed request line (400). Its page for those is HTML, and
+# every error a client reads must be the contract's JSON body, so its one writer is replaced here.
+_GUNICORN_ERROR_CODES = {400: "bad_request", 403: "forbidden", 414: "uri_too_long", 431: "headers_too_large"}
+
+
+def _write_json_error(sock, status_int, reason, mesg):
+    code = _GUNICORN_ERROR_CODES.get(status_int, "bad_request" if status_int < 500 else "server_error")
+    body = json.dumps(error_body(code, f"{reason}.")).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin1") + body)
+
+
+util.write_error = _write_json_error

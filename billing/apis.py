@@ -13,7 +13,6 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from billing.months import month_format, month_parse, month_start
 from billing.rules import LINE_FIELDS
@@ -21,11 +20,15 @@ from billing.selectors import records_for_host
 from billing.services import BillStatus, bill_for
 from corrosion.api.pagination import KeysetPagination
 from corrosion.api.renderers import CSVRenderer, csv_response
-from corrosion.api.schema import PAGE_PARAMETERS, error_responses, page_of
+from corrosion.api.schema import error_responses, page_of, page_parameters
+from corrosion.api.views import ApiView
 from licensing.models import LicenseStatus
 
+# YYYY-MM from 1970 on, as billing.months.month_parse reads it; "not in the future" no pattern can say.
+MONTH_PATTERN = r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])$"
 
-@extend_schema_field({"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$", "example": "2026-05"})
+
+@extend_schema_field({"type": "string", "pattern": MONTH_PATTERN, "example": "2026-05"})
 class MonthField(serializers.Field):
     def to_representation(self, value) -> str:
         return month_format(value)
@@ -63,10 +66,10 @@ class BillOutputSerializer(serializers.Serializer):
     lines = BillLineSerializer(many=True)
 
 
-class BillingListApi(APIView):
+class BillingListApi(ApiView):
     @extend_schema(
         operation_id="billing_list",
-        parameters=PAGE_PARAMETERS,
+        parameters=page_parameters(),
         responses={
             200: page_of("BillPage", BillingRecordOutputSerializer),
             **error_responses(400, 401, 429),
@@ -78,7 +81,7 @@ class BillingListApi(APIView):
         return paginator.response(BillingRecordOutputSerializer(rows, many=True).data)
 
 
-class BillingMonthApi(APIView):
+class BillingMonthApi(ApiView):
     renderer_classes = [JSONRenderer, CSVRenderer]
 
     CSV_HEADER = ("month", *LINE_FIELDS, "wholesale_rate_usd")
@@ -86,7 +89,12 @@ class BillingMonthApi(APIView):
     @extend_schema(
         operation_id="billing_retrieve",
         parameters=[
-            OpenApiParameter("month", str, OpenApiParameter.PATH, description="YYYY-MM, not after the current month"),
+            OpenApiParameter(
+                "month",
+                {"type": "string", "pattern": MONTH_PATTERN},
+                OpenApiParameter.PATH,
+                description="YYYY-MM, from 1970-01 to the current month",
+            ),
             OpenApiParameter("format", str, enum=["json", "csv"], description="or send Accept: text/csv"),
         ],
         responses={

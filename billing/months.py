@@ -10,14 +10,16 @@ from datetime import UTC, date, datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# fullmatch and [0-9]: `$` also matches before a trailing newline ("2026-01\n", a path ending in
+# %0A) and \d matches any script's digits ("٢٠٢٦-01"); both read as 2026-01 before.
+_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 # Before 1970 nothing was billed; the top year leaves room for month_end's next month.
 FIRST_YEAR, LAST_YEAR = 1970, 9998
 
 
 def month_parse(value: str) -> date:
     """ "YYYY-MM" → the month's first day; ValueError for anything else."""
-    match = _MONTH.match(value or "")
+    match = _MONTH.fullmatch(value or "")
     if match is None:
         raise ValueError(f"{value!r} is not a month: use YYYY-MM, e.g. 2026-01.")
     year, month = int(match.group(1)), int(match.group(2))

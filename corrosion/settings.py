@@ -192,6 +192,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["corrosion.api.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "corrosion.api.negotiation.ContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "corrosion.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -213,6 +214,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "licensing.schema.add_heartbeat",
         "corrosion.api.schema.add_shared_errors",
+        "corrosion.api.schema.require_request_bodies",
     ],
     # Licenses and bills both have a "status": name each set of choices, or both get hashed names.
     "ENUM_NAME_OVERRIDES": {

@@ -16,16 +16,17 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from audit.services import Actor
 from corrosion.api.errors import error_response
 from corrosion.api.exceptions import Conflict, ServiceUnavailable
 from corrosion.api.pagination import KeysetPagination
 from corrosion.api.parsers import MalformedJSON, loads_json
-from corrosion.api.schema import PAGE_PARAMETERS, error_responses, page_of
+from corrosion.api.schema import error_responses, page_of, page_parameters
 from corrosion.api.throttling import client_address, hit
+from corrosion.api.views import ApiView
 from licensing.models import LicenseStatus
+from licensing.schema import PRINTABLE_PATTERN
 from licensing.selectors import license_for_host, licenses_for_host, online_since
 from licensing.serializers import LicenseOutputSerializer
 from licensing.services import (
@@ -43,7 +44,8 @@ from licensing.services import (
 )
 
 MAX_BULK_ITEMS = 100
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+# Unicode's control characters (C0, DEL and C1: NEL, CSI...), and lone surrogates no database stores.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class StrictCharField(serializers.CharField):
@@ -64,8 +66,14 @@ _PROVISION_ITEM_SCHEMA = {
     "type": "object",
     "required": ["server_id", "hostname", "customer_email"],
     "properties": {
-        "server_id": {"type": "string", "minLength": 1, "maxLength": 255, "description": "your own id of the server"},
-        "hostname": {"type": "string", "minLength": 1, "maxLength": 255},
+        "server_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": PRINTABLE_PATTERN,
+            "description": "your own id of the server; unique within one bulk call",
+        },
+        "hostname": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": PRINTABLE_PATTERN},
         "customer_email": {"type": "string", "format": "email", "maxLength": 150},
     },
 }
@@ -76,6 +84,17 @@ PROVISION_REQUEST_SCHEMA = {
         {"type": "array", "items": _PROVISION_ITEM_SCHEMA, "minItems": 1, "maxItems": MAX_BULK_ITEMS},
     ]
 }
+# Written out, not derived from UpdateSerializer: the view refuses any other field and an empty body,
+# which a serializer cannot tell drf-spectacular.
+LICENSE_UPDATE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "hostname": _PROVISION_ITEM_SCHEMA["properties"]["hostname"],
+        "customer_email": _PROVISION_ITEM_SCHEMA["properties"]["customer_email"],
+    },
+    "minProperties": 1,
+    "additionalProperties": False,
+}
 PROVISION_RESPONSE_SCHEMA = {
     "oneOf": [
         {"$ref": "#/components/schemas/License"},
@@ -84,7 +103,7 @@ PROVISION_RESPONSE_SCHEMA = {
 }
 
 
-class ProvisionApi(APIView):
+class ProvisionApi(ApiView):
     class InputSerializer(serializers.Serializer):
         server_id = StrictCharField(min_length=1, max_length=255, validators=[no_control_characters])
         hostname = StrictCharField(min_length=1, max_length=255, validators=[no_control_characters])
@@ -157,7 +176,7 @@ class ProvisionApi(APIView):
         return {"online_since": online_since()}
 
 
-class LicenseListApi(APIView):
+class LicenseListApi(ApiView):
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=LicenseStatus.choices, required=False)
         server_id = serializers.CharField(max_length=255, required=False)
@@ -169,7 +188,7 @@ class LicenseListApi(APIView):
         summary="This host's licenses, newest first",
         parameters=[
             FilterSerializer,
-            *PAGE_PARAMETERS,
+            *page_parameters(),
         ],
         responses={
             200: page_of("LicensePage", LicenseOutputSerializer),
@@ -194,11 +213,9 @@ def _own_license(request, license_id):
     return host_license
 
 
-class LicenseDetailApi(APIView):
+class LicenseDetailApi(ApiView):
     class UpdateSerializer(serializers.Serializer):
-        hostname = serializers.CharField(
-            min_length=1, max_length=255, validators=[no_control_characters], required=False
-        )
+        hostname = StrictCharField(min_length=1, max_length=255, validators=[no_control_characters], required=False)
         customer_email = serializers.EmailField(max_length=150, required=False)
 
         def validate(self, attrs):
@@ -221,7 +238,7 @@ class LicenseDetailApi(APIView):
         operation_id="licenses_update",
         summary="Change the hostname and/or move the license to another customer",
         description="`subdomain` and `panel_url` never change. Any other field is refused (400).",
-        request=UpdateSerializer,
+        request={"application/json": LICENSE_UPDATE_SCHEMA},
         responses={200: LicenseOutputSerializer, **error_responses(400, 401, 404, 409, 413, 415, 429)},
     )
     def patch(self, request, license_id):
@@ -239,7 +256,7 @@ class LicenseDetailApi(APIView):
         return Response(LicenseOutputSerializer(host_license).data)
 
 
-class _LicenseStatusChangeApi(APIView):
+class _LicenseStatusChangeApi(ApiView):
     """POST with no body; a repeat of a change already in effect is a no-op 200."""
 
     change = None  # the service that makes the change

@@ -5,6 +5,8 @@ so its operation is written out here and added by a postprocessing hook.
 """
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
+# The control characters the API refuses in text fields (licensing.apis), said to clients as a pattern.
+PRINTABLE_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
 
 
 def _error(description):
@@ -29,7 +31,12 @@ HEARTBEAT_OPERATION = {
                     "required": ["license_key"],
                     "properties": {
                         "license_key": {"type": "string", "minLength": 1, "maxLength": 64},
-                        "version": {"type": "string", "maxLength": 64, "nullable": True},
+                        "version": {
+                            "type": "string",
+                            "maxLength": 64,
+                            "pattern": PRINTABLE_PATTERN,
+                            "nullable": True,
+                        },
                         "players": {"type": "integer", "minimum": 0, "maximum": 1_000_000, "nullable": True},
                     },
                 }

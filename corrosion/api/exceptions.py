@@ -11,12 +11,11 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from corrosion.api.errors import error_body
+from corrosion.api.errors import DATABASE_RETRY_AFTER_SECONDS, error_body
 
 logger = logging.getLogger(__name__)
 
 UNAUTHORIZED_MESSAGE = "Missing or invalid API key."
-DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class Conflict(exceptions.APIException):

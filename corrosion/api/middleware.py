@@ -6,8 +6,7 @@ from http import HTTPStatus
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from corrosion.api.errors import error_response
-from corrosion.api.exceptions import DATABASE_RETRY_AFTER_SECONDS
+from corrosion.api.errors import database_unavailable_response, error_response
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +76,10 @@ class JsonErrorMiddleware:
 
 
 class DatabaseUnavailableMiddleware:
-    """A lost database is a 503 a client retries, on every view (DRF views get it from their handler)."""
+    """A lost database is a 503 a client retries, on every view (DRF views get it from their handler).
+
+    Raised outside a view (in a middleware), it reaches Django's 500 handler, which says 503 too.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -88,10 +90,5 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request, exception):
         if isinstance(exception, (OperationalError, InterfaceError)):
             logger.warning("database unavailable: %s", exception.__class__.__name__)
-            return error_response(
-                503,
-                "service_unavailable",
-                "The service is temporarily unavailable; retry shortly.",
-                headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
-            )
+            return database_unavailable_response()
         return None

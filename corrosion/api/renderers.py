@@ -14,8 +14,18 @@ from rest_framework import renderers
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (CSV injection, OWASP):
+# "=HYPERLINK(...)" in a hostname would be live in finance's copy of the bill. Tab and carriage
+# return are on OWASP's list too, as some spreadsheets skip them before looking.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_cell(value):
-    """One value as the JSON API would write it: ISO 8601 UTC times ending in Z, decimals as written."""
+    """One value as the JSON API would write it: ISO 8601 UTC times ending in Z, decimals as written.
+
+    Text that a spreadsheet would run as a formula gets a leading single quote, so it is read as
+    text and never run. Numbers are never text here, so a "-1.00" stays a number.
+    """
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -23,6 +33,8 @@ def csv_cell(value):
         return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
     if isinstance(value, Decimal):
         return format(value, "f")
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
     return str(value)
 
 

@@ -3,6 +3,8 @@
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from corrosion.api.pagination import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
+
 ErrorSerializer = inline_serializer(
     "Error",
     {
@@ -24,18 +26,31 @@ _DESCRIPTIONS = {
     400: "Invalid input: malformed JSON, or fields named in `error.fields`.",
     401: "Missing, unknown or revoked API key, or an inactive host (`WWW-Authenticate: Bearer`).",
     404: "No such object for this host.",
+    406: "The `Accept` header or `?format=` asks for a representation this operation does not have.",
     409: "Conflicts with the current state.",
     413: "Body over MAX_REQUEST_BYTES.",
+    414: "The request line (path and query string) is over 4094 bytes; refused before it is read.",
     415: "Body is not `application/json`.",
     429: "Rate limit exceeded; see `Retry-After`.",
+    431: "A header line is over 8190 bytes, or there are over 100 headers; refused before they are read.",
     503: "The database is unreachable; retry after `Retry-After` seconds.",
 }
 
 
-PAGE_PARAMETERS = [
-    OpenApiParameter("page_size", int, description="1 to 500, default 50"),
-    OpenApiParameter("cursor", str, description="from a previous page's `next` or `previous` link"),
-]
+def page_parameters():
+    """The two query parameters of every keyset-paginated list, with the limits the paginator enforces."""
+    return [
+        OpenApiParameter(
+            "page_size",
+            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+            description=f"1 to {MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}",
+        ),
+        OpenApiParameter(
+            "cursor",
+            {"type": "string", "minLength": 1, "maxLength": MAX_CURSOR_LENGTH},
+            description="from a previous page's `next` or `previous` link",
+        ),
+    ]
 
 
 def page_of(name, item_serializer):
@@ -70,17 +85,34 @@ def _error_response(status):
 def add_shared_errors(result, generator, request, public):
     """What every operation can answer because of shared middleware, documented once, here.
 
-    Any endpoint may answer 503 while the database is down; any body-carrying one 413 and 415;
-    401, 429 and 503 carry their headers.
+    Any endpoint may answer 503 while the database is down, and 414 or 431 from the app server's
+    limits (gunicorn.conf.py); any body-carrying one 413 and 415; every host endpoint (a DRF view,
+    so it negotiates its representation) 406; 401, 429 and 503 carry their headers.
     """
-    for methods in result.get("paths", {}).values():
+    for path, methods in result.get("paths", {}).items():
         for method, operation in methods.items():
             responses = operation.setdefault("responses", {})
-            responses.setdefault("503", _error_response(503))
+            for status in (414, 431, 503):
+                responses.setdefault(str(status), _error_response(status))
+            if path.startswith("/api/host/"):
+                responses.setdefault("406", _error_response(406))
             if method in ("post", "patch", "put"):
                 responses.setdefault("413", _error_response(413))
                 responses.setdefault("415", _error_response(415))
             for status, headers in _HEADERS.items():
                 if status in responses:
                     responses[status].setdefault("headers", {}).update(headers)
+    return result
+
+
+def require_request_bodies(result, generator, request, public):
+    """Every operation that takes a body needs one: an empty body is 400 on each of them.
+
+    drf-spectacular marks a body required only when it comes from a serializer with required
+    fields; ours are mostly written out by hand (one object or an array, a PATCH of at least one field).
+    """
+    for methods in result.get("paths", {}).values():
+        for operation in methods.values():
+            if "requestBody" in operation:
+                operation["requestBody"]["required"] = True
     return result

@@ -1,12 +1,16 @@
-"""Views that belong to no app: health checks and Django's own error pages, as JSON."""
+"""Views that belong to no app: health checks and Django's own error pages, as JSON; the API views' base."""
+
+import sys
 
 from django.core.cache import cache
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
+from rest_framework.exceptions import NotAcceptable
+from rest_framework.views import APIView
 
-from corrosion.api.errors import error_response
+from corrosion.api.errors import database_unavailable_response, error_response
 
 
 @require_GET
@@ -47,9 +51,38 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    # Django's last stop for any exception nothing else handled, raised in a view or in a
+    # middleware (a session read or saved around the view): Django calls this inside its
+    # `except`, so the exception is at hand. A lost database is still a 503 to retry, not a bug.
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        return database_unavailable_response()
     return error_response(500, "server_error", "An unexpected error happened; it has been logged.")
 
 
 @csrf_exempt
 def csrf_failure(request, reason=""):
     return error_response(403, "csrf_failed", "CSRF verification failed.")
+
+
+class ApiView(APIView):
+    """The base of every host API view: who is calling is settled before what they asked for.
+
+    DRF negotiates the representation before it authenticates, so a request with no key and an
+    unknown `?format=` got 406, not the 401 every keyless request gets (found by fuzzing). The
+    negotiation's refusal now waits until authentication, permissions and throttles have passed.
+    """
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force)
+        except NotAcceptable as exc:
+            self.not_acceptable = exc
+            return super().perform_content_negotiation(request, force=True)
+
+    def initial(self, request, *args, **kwargs):
+        self.not_acceptable = None
+        super().initial(request, *args, **kwargs)
+        # A method the view does not have is a 405 whatever it asked for (found by fuzzing: TRACE got 406).
+        method = request.method.lower()
+        if self.not_acceptable is not None and method in self.http_method_names and hasattr(self, method):
+            raise self.not_acceptable

@@ -96,3 +96,54 @@ def test_the_heartbeat_is_documented_without_host_auth(schema):
     body = operation["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["license_key"]
     assert {"200", "400", "404", "429", "503"} <= set(operation["responses"])
+
+
+# What fuzzing the app against this document found it did not say (tests/faults/test_fuzz.py).
+
+
+def test_every_paginated_list_documents_the_page_limits(schema):
+    for path in ("/api/host/licenses", "/api/host/billing"):
+        parameters = {p["name"]: p["schema"] for p in schema["paths"][path]["get"]["parameters"]}
+        assert parameters["page_size"] == {"type": "integer", "minimum": 1, "maximum": 500}
+        assert parameters["cursor"] == {"type": "string", "minLength": 1, "maxLength": 200}
+
+
+def test_text_fields_document_that_control_characters_are_refused(schema):
+    item = schema["paths"]["/api/host/provision"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    properties = item["oneOf"][0]["properties"]
+    heartbeat = schema["paths"]["/api/plugin/heartbeat"]["post"]["requestBody"]["content"]["application/json"]
+    for field in (properties["server_id"], properties["hostname"], heartbeat["schema"]["properties"]["version"]):
+        pattern = re.compile(field["pattern"])
+        assert pattern.match("Сервер 🦀 #1")
+        for bad in ("a\x00b", "tab\there", "del\x7f", "nel\x85"):
+            assert not pattern.match(bad), bad
+
+
+def test_the_license_edit_body_is_one_or_two_known_fields(schema):
+    body = schema["paths"]["/api/host/licenses/{license_id}"]["patch"]["requestBody"]
+    assert body["required"] is True
+    content = body["content"]["application/json"]["schema"]
+    assert set(content["properties"]) == {"hostname", "customer_email"}
+    assert content["additionalProperties"] is False
+    assert content["minProperties"] == 1
+
+
+def test_every_body_is_required(schema):
+    for path, method, operation in _operations(schema):
+        if "requestBody" in operation:
+            assert operation["requestBody"]["required"] is True, (path, method)
+
+
+def test_the_bill_month_documents_its_format(schema):
+    [month] = [p for p in schema["paths"]["/api/host/billing/{month}"]["get"]["parameters"] if p["name"] == "month"]
+    pattern = re.compile(month["schema"]["pattern"])
+    assert pattern.match("1970-01") and pattern.match("2026-12")
+    for bad in ("1969-12", "0000-01", "2026-13", "2026-00", "2026-1", "202601"):
+        assert not pattern.match(bad), bad
+
+
+def test_every_operation_documents_the_app_servers_limits_and_host_ones_406(schema):
+    for path, method, operation in _operations(schema):
+        assert {"414", "431", "503"} <= set(operation["responses"]), (path, method)
+        if path.startswith("/api/host/"):
+            assert "406" in operation["responses"], (path, method)

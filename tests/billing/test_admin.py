@@ -64,6 +64,16 @@ def test_the_export_action_streams_the_selected_records_as_csv(staff_client):
     assert [(r[1], r[3], r[5]) for r in rows[1:]] == [("Acme Hosting", "3", "18.00"), ("Zeta Hosting", "1", "6.00")]
 
 
+def test_the_export_action_never_writes_a_live_formula(staff_client):
+    host = HostFactory(company_name="=cmd|' /C calc'!A0", contact_email="-ops@evil.test")
+    bill_servers(host, 1)
+    month_close(month=MAY, actor=Actor.command("tests"))
+    ids = [str(BillingRecord.objects.get(host=host).pk)]
+    response = staff_client.post("/admin/billing/billingrecord/", {"action": "export_csv", "_selected_action": ids})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[1] == ["2026-05", "'=cmd|' /C calc'!A0", "'-ops@evil.test", "1", "6.00", "6.00"]
+
+
 def test_closing_a_month_previews_first_then_closes(staff_client):
     acme = HostFactory(company_name="Acme Hosting")
     bill_servers(acme, 2)

@@ -132,7 +132,28 @@ def test_the_open_preview_equals_the_record_closing_writes_later(host, host_clie
     assert preview_csv == closed_csv
 
 
-@pytest.mark.parametrize("month", ["2026-13", "2026-00", "abc", "2026-5", "202605", "1969-12"])
+@pytest.mark.parametrize(
+    "month",
+    [
+        "2026-13",
+        "2026-00",
+        "abc",
+        "2026-5",
+        "202605",
+        "1969-12",
+        "0000-01",
+        "9999-99",
+        "2026-05-01",
+        " 2026-05",
+        "2026-05%20",
+        "2026-05%0A",  # a trailing newline passed the month's `$` and read as 2026-05
+        "\u0662\u0660\u0662\u0666-05",  # Arabic-Indic digits passed `\\d` and read as 2026-05
+        "%00",
+        "2026-05%00",
+        "'; DROP TABLE host_billing_records; --",
+        "<img src=x onerror=alert(1)>",
+    ],
+)
 def test_a_malformed_month_is_400(host_client, month):
     response = host_client.get(f"/api/host/billing/{month}")
     assert response.status_code == 400
@@ -288,3 +309,20 @@ def test_the_schema_documents_both_endpoints(anon_client):
     assert '"billing_list"' in text
     assert '"billing_retrieve"' in text
     assert "text/csv" in text
+
+
+def test_the_csv_never_holds_a_live_formula_though_the_json_keeps_the_values_verbatim(host_client):
+    hostile = {"server_id": '=HYPERLINK("https://evil.example")', "hostname": "@SUM(A1:A9)"}
+    provisioned = host_client.post(
+        "/api/host/provision", {**hostile, "customer_email": "+cmd@evil.test"}, format="json"
+    ).json()
+    assert (provisioned["server_id"], provisioned["hostname"]) == (hostile["server_id"], hostile["hostname"])
+    [line] = host_client.get("/api/host/billing/2026-06").json()["lines"]
+    assert (line["server_id"], line["hostname"], line["customer_email"]) == (*hostile.values(), "+cmd@evil.test")
+
+    header, row = csv_rows(host_client.get("/api/host/billing/2026-06?format=csv"))
+    cells = dict(zip(header, row, strict=True))
+    assert cells["server_id"] == "'" + hostile["server_id"]
+    assert cells["hostname"] == "'" + hostile["hostname"]
+    assert cells["customer_email"] == "'+cmd@evil.test"
+    assert cells["wholesale_rate_usd"] == "6.00"

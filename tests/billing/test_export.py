@@ -65,6 +65,17 @@ def test_a_closed_month_with_no_records_is_just_the_header():
     assert list(csv.reader(io.StringIO(out.getvalue()))) == [HEADER]
 
 
+def test_it_never_writes_a_live_formula(tmp_path):
+    host = HostFactory(company_name="@SUM(1+1)*cmd|' /C calc'!A0", contact_email="=1@evil.test")
+    HostLicenseFactory(host=host, provisioned_at=at(2026, 5, 2))
+    month_close(month=date(2026, 5, 1), actor=Actor.command("tests"))
+    target = tmp_path / "2026-05.csv"
+    call_command("export_billing", "--month", "2026-05", "--output", str(target), stdout=StringIO())
+    with target.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[1] == ["2026-05", "'@SUM(1+1)*cmd|' /C calc'!A0", "'=1@evil.test", "1", "6.00", "6.00"]
+
+
 @pytest.mark.parametrize("month", ["2026-04", "2026-06"])
 def test_it_refuses_a_month_that_is_not_closed(month, tmp_path):
     target = tmp_path / "out.csv"
@@ -73,6 +84,7 @@ def test_it_refuses_a_month_that_is_not_closed(month, tmp_path):
     assert not target.exists()
 
 
-def test_it_needs_a_well_formed_month():
+@pytest.mark.parametrize("month", ["2026-5", "2026-05\n", "\u0662\u0660\u0662\u0666-05", "9999-99", "0000-01"])
+def test_it_needs_a_well_formed_month(month):
     with pytest.raises(CommandError):
-        call_command("export_billing", "--month", "2026-5", stdout=StringIO())
+        call_command("export_billing", "--month", month, stdout=StringIO())

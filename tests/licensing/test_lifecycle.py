@@ -129,6 +129,16 @@ def test_patch_changes_hostname_and_moves_to_another_customer(host_client, licen
         ({"customer_email": "nope"}, "customer_email"),
         ({"hostname": ""}, "hostname"),
         (["hostname"], "non_field_errors"),
+        # Found by fuzzing: a number was stored as its string; hostname takes strings only, as at provisioning.
+        ({"hostname": 0}, "hostname"),
+        ({"hostname": True}, "hostname"),
+        ({"hostname": None}, "hostname"),
+        ({"hostname": "h" * 256}, "hostname"),
+        ({"hostname": "nul\x00byte"}, "hostname"),
+        ({"hostname": "bell\x07"}, "hostname"),
+        ({"hostname": "del\x7f"}, "hostname"),
+        ({"customer_email": "a\x00@example.test"}, "customer_email"),
+        ({"customer_email": ("x" * 140) + "@example.test"}, "customer_email"),
     ],
 )
 def test_patch_refuses_other_fields_and_bad_values(host_client, license_id, body, field):
