@@ -62,11 +62,15 @@ def customers_for_emails(emails):
     users = {user.username: user for user in User.objects.filter(username__in=usernames)}
     missing = usernames - users.keys()
     if missing:
-        User.objects.bulk_create(
+        # One upsert that returns every row, also one a concurrent request created meanwhile (its
+        # no-op update waits for that request's commit): a new customer costs one query, not two.
+        created = User.objects.bulk_create(
             [User(username=name, email=name, password=make_password(None)) for name in sorted(missing)],
-            ignore_conflicts=True,
+            update_conflicts=True,
+            unique_fields=["username"],
+            update_fields=["username"],
         )
-        users.update({user.username: user for user in User.objects.filter(username__in=missing)})
+        users.update({user.username: user for user in created})
     return users
 
 
