@@ -93,10 +93,15 @@ def _provision_once(*, host, items, actor):
     Host.objects.select_for_update().filter(pk=host.pk).values_list("pk", flat=True).get()
     live = {
         host_license.server_identifier: host_license
-        for host_license in HostLicense.objects.filter(host=host, server_identifier__in=[i.server_id for i in items])
-        .exclude(status=LicenseStatus.TERMINATED)
-        .select_related("license")
+        for host_license in HostLicense.objects.filter(
+            host=host, server_identifier__in=[i.server_id for i in items]
+        ).exclude(status=LicenseStatus.TERMINATED)
     }
+    if live:
+        # Retries only: most calls provision new servers and skip this join's cost altogether.
+        licenses = License.objects.in_bulk([host_license.license_id for host_license in live.values()])
+        for host_license in live.values():
+            host_license.license = licenses[host_license.license_id]
     conflicts = {}
     for index, item in enumerate(items):
         existing = live.get(item.server_id)
