@@ -110,7 +110,10 @@ JOBS = ("checks", "close", "memory")
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
-    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up before each run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each run")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="times every HTTP case runs; each row shows the median round"
+    )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--hosts", type=int, default=1000)
@@ -169,8 +172,8 @@ def main(argv=None):
     cases = [name for name in HTTP_CASES if name in only]
     if cases:
         step("HTTP under gunicorn")
-        http = _http(env, load, seeded, step, cases)
-        results["http"] = {name: asdict(result) for name, result in http.items()}
+        http = _http(env, load, seeded, step, cases, args.rounds)
+        results["http"] = {name: [asdict(result) for result in runs] for name, runs in http.items()}
 
     if "checks" in only:
         step("checks: hashers, key lookups, list plans")
@@ -209,7 +212,8 @@ def main(argv=None):
     machine = results["machine"]
     title = (
         f"make bench: {machine['cores']} cores ({machine['cpu']}), Python {machine['python']}, {machine['wrk']}; "
-        f"wrk -t{load.threads} -c{load.connections}, {load.duration:g} s runs after {load.warmup:g} s warm-up; "
+        f"wrk -t{load.threads} -c{load.connections}, {load.duration:g} s runs after {load.warmup:g} s warm-up, "
+        f"{args.rounds} rounds; "
         f"{shape.hosts:,} hosts, {seeded.licenses:,} licenses; REQUEST_LOG_LEVEL={env['REQUEST_LOG_LEVEL']}"
     )
     table = render(rows, title=title)
@@ -261,7 +265,7 @@ def _load_seeded():
     return Seeded(**data)
 
 
-def _http(env, load, seeded, step, names):
+def _http(env, load, seeded, step, names, rounds):
     from bench.load import Server, measure
     from corrosion.api import pagination
     from hosts.models import Host
@@ -300,12 +304,14 @@ def _http(env, load, seeded, step, names):
             ),
             ("healthz_after", "/healthz", "get.lua", {}),
         ]
-        for name, path, script, case_env in cases:
-            if name not in names:
-                continue
-            step(f"  {name}: {path[:60]}")
-            on_result = heartbeat_keys.advance if name == "heartbeat" else None
-            results[name] = measure(server.url + path, script=script, load=load, env=case_env, on_result=on_result)
+        for round_number in range(1, rounds + 1):
+            for name, path, script, case_env in cases:
+                if name not in names:
+                    continue
+                step(f"  round {round_number}/{rounds}, {name}: {path[:60]}")
+                on_result = heartbeat_keys.advance if name == "heartbeat" else None
+                result = measure(server.url + path, script=script, load=load, env=case_env, on_result=on_result)
+                results.setdefault(name, []).append(result)
     return results
 
 

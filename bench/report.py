@@ -53,80 +53,106 @@ def render(rows, *, title=""):
     return "\n".join(out)
 
 
+def _median(values):
+    """The index of the median value (the lower one of an even count)."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    return order[(len(order) - 1) // 2]
+
+
+def _spread(values, fmt):
+    return "" if len(values) < 2 else f" ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
+def _labels(shape):
+    return {
+        "heartbeat": "POST /api/plugin/heartbeat (limits on)",
+        "provision": "POST /api/host/provision (1 license, audited)",
+        "provision_bulk": "POST /api/host/provision (bulk of 100)",
+        "list_small": f"GET /api/host/licenses page of 100, host of {shape.per_host:,}",
+        "list_whale": f"  same, host of {shape.whale:,}, first page",
+        "list_whale_deep": f"  same, host of {shape.whale:,}, a page in the middle",
+    }
+
+
 def table_rows(*, http, checked, close, memory, shape):
-    """The table's rows, for whichever parts ran."""
+    """The table's rows, for whichever parts ran.
+
+    `http` maps each case to its runs, one per round. Each ratio is taken within a round (the
+    machine is shared and its speed drifts between rounds); the row shows the round whose ratio
+    is the median, and the range over all rounds in brackets.
+    """
     rows = []
-    health = [http[name] for name in ("healthz", "healthz_after") if name in http]
+    labels = _labels(shape)
+    rounds = len(next(iter(http.values()))) if http else 0
+    health_names = [name for name in ("healthz", "healthz_after") if name in http]
+    health = [
+        (
+            sum(http[name][i].rps for name in health_names) / len(health_names),
+            sum(http[name][i].p50_ms for name in health_names) / len(health_names),
+            sum(http[name][i].p99_ms for name in health_names) / len(health_names),
+        )
+        for i in range(rounds)
+        if health_names
+    ]
     if health:
-        health_rps = sum(r.rps for r in health) / len(health)
-        health_p99 = sum(r.p99_ms for r in health) / len(health)
+        i = _median([rps for rps, _, _ in health])
         rows.append(
             Row(
-                case="GET /healthz (ceiling: mean of first and last run)",
-                rps=f"{health_rps:,.0f}",
-                p50=f"{sum(r.p50_ms for r in health) / len(health):.1f}",
-                p99=f"{health_p99:.1f}",
-                ratio="1.00x",
+                case="GET /healthz (ceiling: its runs before and after, each round)",
+                rps=f"{health[i][0]:,.0f}",
+                p50=f"{health[i][1]:.1f}",
+                p99=f"{health[i][2]:.1f}",
+                ratio="1.00x" + _spread([rps for rps, _, _ in health], "{:,.0f} rps"),
             )
         )
 
-    def vs_health(result):
+    def vs_health(name, *, target="", rps_at_least=None, p99_under=None):
+        runs = http[name]
         if not health:
-            return ""
-        return f"rps {result.rps / health_rps:.2f}x, p99 {result.p99_ms / health_p99:.1f}x"
+            return http_row(labels[name], runs[-1])
+        rps_ratios = [run.rps / health[i][0] for i, run in enumerate(runs)]
+        p99_ratios = [run.p99_ms / health[i][2] for i, run in enumerate(runs)]
+        i = _median(rps_ratios)
+        met = None
+        if rps_at_least is not None:
+            met = runs[i].failed == 0 and rps_ratios[i] >= rps_at_least
+            if p99_under is not None:
+                met = met and p99_ratios[i] < p99_under
+        ratio = f"rps {rps_ratios[i]:.2f}x{_spread(rps_ratios, '{:.2f}')}, p99 {p99_ratios[i]:.1f}x"
+        return http_row(labels[name], runs[i], ratio=ratio, target=target, met=met)
 
     if "heartbeat" in http:
-        heartbeat = http["heartbeat"]
-        rows.append(
-            http_row(
-                "POST /api/plugin/heartbeat (limits on)",
-                heartbeat,
-                ratio=vs_health(heartbeat),
-                target="rps >= 0.25x, p99 < 3x",
-                met=bool(health)
-                and heartbeat.failed == 0
-                and heartbeat.rps >= 0.25 * health_rps
-                and heartbeat.p99_ms < 3 * health_p99,
-            )
-        )
+        rows.append(vs_health("heartbeat", target="rps >= 0.25x, p99 < 3x", rps_at_least=0.25, p99_under=3))
     if "provision" in http:
-        provision = http["provision"]
-        rows.append(
-            http_row(
-                "POST /api/host/provision (1 license, audited)",
-                provision,
-                ratio=vs_health(provision),
-                target="rps >= 0.08x",
-                met=bool(health) and provision.failed == 0 and provision.rps >= 0.08 * health_rps,
-            )
-        )
+        rows.append(vs_health("provision", target="rps >= 0.08x", rps_at_least=0.08))
         if "provision_bulk" in http:
-            bulk = http["provision_bulk"]
-            per_license = bulk.rps * 100 / provision.rps if provision.rps else 0
+            bulk, single = http["provision_bulk"], http["provision"]
+            speedups = [b.rps * 100 / s.rps if s.rps else 0 for b, s in zip(bulk, single, strict=True)]
+            i = _median(speedups)
             rows.append(
                 http_row(
-                    "POST /api/host/provision (bulk of 100)",
-                    bulk,
-                    ratio=f"{per_license:.1f}x the licenses/s of single calls",
+                    labels["provision_bulk"],
+                    bulk[i],
+                    ratio=f"{speedups[i]:.1f}x{_spread(speedups, '{:.1f}')} the licenses/s of single calls",
                     target="per license >= 5x faster",
-                    met=bulk.failed == 0 and per_license >= 5,
+                    met=bulk[i].failed == 0 and speedups[i] >= 5,
                 )
             )
     if "list_small" in http:
+        rows.append(vs_health("list_small"))
         small = http["list_small"]
-        rows.append(
-            http_row(f"GET /api/host/licenses page of 100, host of {shape.per_host:,}", small, ratio=vs_health(small))
-        )
-        for name, label in (("list_whale", "first page"), ("list_whale_deep", "a page in the middle")):
+        for name in ("list_whale", "list_whale_deep"):
             if name in http:
-                result = http[name]
+                runs = http[name]
+                ratios = [run.p50_ms / small[i].p50_ms for i, run in enumerate(runs)]
+                i = _median(ratios)
                 rows.append(
                     http_row(
-                        f"  same, host of {shape.whale:,}, {label}",
-                        result,
-                        ratio=f"p50 {result.p50_ms / small.p50_ms:.2f}x the host of {shape.per_host:,}",
+                        labels[name],
+                        runs[i],
+                        ratio=f"p50 {ratios[i]:.2f}x{_spread(ratios, '{:.2f}')} the small host's",
                         target="p50 <= 1.5x",
-                        met=result.failed == 0 and result.p50_ms <= 1.5 * small.p50_ms,
+                        met=runs[i].failed == 0 and ratios[i] <= 1.5,
                     )
                 )
     if close:
@@ -162,7 +188,9 @@ def table_rows(*, http, checked, close, memory, shape):
                 rps=str(checked.key_check_queries),
                 ratio=checked.key_check_plan,
                 target="1, indexed",
-                met=checked.key_check_queries == 1 and "key_id" in checked.key_check_plan,
+                met=checked.key_check_queries == 1
+                and "Index" in checked.key_check_plan
+                and "key_id" in checked.key_check_plan,
             ),
             Row(
                 case="license list pages of the big host: index read, rows thrown away",

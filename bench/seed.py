@@ -53,7 +53,7 @@ class Seeded:
     whale_key: str
     small_id: str  # an ordinary host: `per_host` licenses
     small_key: str
-    host_keys: list  # every ordinary host's raw API key
+    host_keys: list  # the ordinary hosts' raw API keys, but the small one's: provisioning leaves it 100 deep
     license_keys: list  # every non-terminated license key, in a scrambled order
     licenses: int
 
@@ -292,7 +292,7 @@ def _read_back(cursor, p, *, shape, month, small_month):
         whale_key=hosts[0][1],
         small_id=hosts[1][0],
         small_key=hosts[1][1],
-        host_keys=[hosts[n][1] for n in range(1, p["hosts"])],
+        host_keys=[hosts[n][1] for n in range(2, p["hosts"])],
         license_keys=license_keys,
         licenses=licenses,
     )

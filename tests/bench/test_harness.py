@@ -35,7 +35,7 @@ def test_the_seed_has_the_shape_it_promises():
     assert seeded.licenses == 3 * 20 + 60
     assert HostLicense.objects.filter(host_id=seeded.whale_id).count() == 60
     assert HostLicense.objects.filter(host_id=seeded.small_id).count() == 20
-    assert len(seeded.host_keys) == 3
+    assert len(seeded.host_keys) == 2  # not the small host's: its list stays 20 deep
     # Two months before the benchmark's are closed, as is an empty one before the history.
     before = month_previous(seeded.month)
     assert set(BillingMonth.objects.values_list("month", flat=True)) == {
@@ -77,37 +77,28 @@ def test_the_table_has_a_row_per_figure_and_says_which_targets_are_met():
     def result(rps, p50, p99):
         return WrkResult(requests=int(rps * 10), seconds=10, p50_ms=p50, p99_ms=p99, mean_ms=p50, errors={"status": 0})
 
+    # Two rounds; each row shows the round with the median ratio (the lower one of two).
     http = {
-        "healthz": result(4000, 5, 20),
-        "healthz_after": result(4000, 5, 20),
-        "heartbeat": result(1200, 20, 50),
-        "provision": result(200, 100, 300),
-        "provision_bulk": result(2, 1000, 2000),
-        "list_small": result(100, 200, 400),
-        "list_whale": result(100, 210, 400),
-        "list_whale_deep": result(50, 400, 800),
+        "healthz": [result(4000, 5, 20), result(2000, 10, 40)],
+        "heartbeat": [result(1200, 20, 50), result(800, 20, 50)],
+        "list_small": [result(100, 200, 400), result(100, 200, 400)],
+        "list_whale": [result(100, 210, 400), result(100, 320, 400)],
+        "list_whale_deep": [result(50, 400, 800), result(50, 250, 800)],
+        "provision": [result(200, 100, 300), result(200, 100, 300)],
+        "provision_bulk": [result(2, 1000, 2000), result(20, 1000, 2000)],
+        "healthz_after": [result(4000, 5, 20), result(2000, 10, 40)],
     }
     rows = table_rows(http=http, checked=None, close=None, memory={}, shape=TINY)
     table = render(rows)
     assert table.splitlines()[0].split() == [
-        "case",
-        "rps",
-        "p50",
-        "ms",
-        "p99",
-        "ms",
-        "ratio",
-        "to",
-        "ceiling",
-        "target",
-        "met",
-    ]
+        "case", "rps", "p50", "ms", "p99", "ms", "ratio", "to", "ceiling", "target", "met",
+    ]  # fmt: skip
     met = {row.case.strip(): row.met for row in rows}
-    assert met["POST /api/plugin/heartbeat (limits on)"] is True  # 0.30x, p99 2.5x
-    assert met["POST /api/host/provision (1 license, audited)"] is False  # 0.05x
-    assert met["POST /api/host/provision (bulk of 100)"] is False  # 1x per license
-    assert met["same, host of 60, first page"] is True
-    assert met["same, host of 60, a page in the middle"] is False
+    assert met["POST /api/plugin/heartbeat (limits on)"] is True  # 0.30x and 0.40x: 0.30x, p99 2.5x
+    assert met["POST /api/host/provision (1 license, audited)"] is False  # 0.05x and 0.10x: 0.05x
+    assert met["POST /api/host/provision (bulk of 100)"] is False  # 1x and 10x per license: 1x
+    assert met["same, host of 60, first page"] is True  # 1.05x and 1.6x: 1.05x
+    assert met["same, host of 60, a page in the middle"] is True  # 2.0x and 1.25x: 1.25x
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk (make bench installs it)")
