@@ -19,7 +19,6 @@ from billing.rules import (
     bill_total,
     billable_server_count,
     billable_servers,
-    host_bill,
     host_bills,
     host_rate_rows,
     host_rates,
@@ -52,6 +51,20 @@ class _StoredLines:
         rows = BillingLine.objects.filter(record_id=self.record_id).order_by("server_id").values(*LINE_FIELDS)
         for row in rows.iterator(chunk_size=self.chunk_size):
             yield BillLine(**row)
+
+
+class _LiveLines:
+    """An open month's lines by the billing rule, queried each time they are iterated, in chunks."""
+
+    def __init__(self, *, host, month, chunk_size=2000):
+        self.host = host
+        self.month = month
+        self.chunk_size = chunk_size
+
+    def __iter__(self) -> Iterator[BillLine]:
+        rows = billable_servers(month=self.month, hosts=[self.host])
+        for row in rows.iterator(chunk_size=self.chunk_size):
+            yield BillLine(**{name: row[name] for name in LINE_FIELDS})
 
 
 @dataclass(frozen=True)
@@ -124,14 +137,19 @@ def bill_for(*, host: Host, month: date) -> Bill:
             wholesale_rate_usd=rate,
             total_amount_usd=bill_total(count=0, rate=rate),
         )
-    live = host_bill(host=host, month=month)
+    # Open: counted, then its lines streamed when read, so a CSV of 100,000 lines never sits in
+    # memory (holding them made the process 2.9x as big as for a small month; BENCHMARKS.md). A
+    # license changing between the two reads can show in one and not the other: the month is
+    # live until it is closed.
+    rate = host_rates(month=month, hosts=[host])[host.pk]
+    count = billable_server_count(month=month, hosts=[host])
     return Bill(
         month=month,
         status=BillStatus.OPEN,
-        active_license_count=live.active_license_count,
-        wholesale_rate_usd=live.wholesale_rate_usd,
-        total_amount_usd=live.total_amount_usd,
-        lines=live.lines,
+        active_license_count=count,
+        wholesale_rate_usd=rate,
+        total_amount_usd=bill_total(count=count, rate=rate),
+        lines=_LiveLines(host=host, month=month),
     )
 
 
