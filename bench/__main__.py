@@ -196,10 +196,16 @@ def main(argv=None):
         results["month_close"] = asdict(close)
 
     if "memory" in only:
+        from django.utils import timezone
+
+        from billing.months import month_of
+
         step("CSV exports' peak memory")
         memory = {
             "csv_big": jobs.csv_memory(host_key=seeded.whale_key, month=seeded.month),
             "csv_small": jobs.csv_memory(host_key=seeded.small_key, month=seeded.month),
+            "csv_open_big": jobs.csv_memory(host_key=seeded.whale_key, month=month_of(timezone.now())),
+            "csv_open_small": jobs.csv_memory(host_key=seeded.small_key, month=month_of(timezone.now())),
             "export_big": jobs.export_memory(month=seeded.month),
             "export_small": jobs.export_memory(month=seeded.small_month),
         }

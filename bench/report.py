@@ -168,8 +168,18 @@ def table_rows(*, http, checked, close, memory, shape):
         )
     if memory:
         rows.append(
-            _memory_row(f"GET bill as CSV, {memory['csv_big'].lines:,} lines", memory["csv_big"], memory["csv_small"])
+            _memory_row(
+                f"GET closed month as CSV, {memory['csv_big'].lines:,} lines", memory["csv_big"], memory["csv_small"]
+            )
         )
+        if "csv_open_big" in memory:
+            rows.append(
+                _memory_row(
+                    f"GET open month as CSV, {memory['csv_open_big'].lines:,} lines",
+                    memory["csv_open_big"],
+                    memory["csv_open_small"],
+                )
+            )
         rows.append(
             _memory_row(
                 f"export_billing, {memory['export_big'].lines:,} records", memory["export_big"], memory["export_small"]
