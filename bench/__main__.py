@@ -272,7 +272,9 @@ def _load_seeded():
 
 
 def _http(env, load, seeded, step, names, rounds):
-    from bench.load import Server, measure
+    from django.db import connection
+
+    from bench.load import CpuMeter, Server, measure
     from corrosion.api import pagination
     from hosts.models import Host
     from licensing.selectors import licenses_for_host
@@ -284,7 +286,16 @@ def _http(env, load, seeded, step, names, rounds):
     heartbeat_keys = HeartbeatKeys(OUT / "license_keys.txt", load)
     nonce = secrets.token_hex(3)
     results = {}
+
+    def backend_pids():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return [row[0] for row in cursor.fetchall()]
+
     with Server(env=env, log_path=OUT / "gunicorn.log") as server:
+        meter = CpuMeter(server, backend_pids)
         cases = [
             ("healthz", "/healthz", "get.lua", {}),
             ("heartbeat", "/api/plugin/heartbeat", "heartbeat.lua", heartbeat_keys.env),
@@ -316,7 +327,9 @@ def _http(env, load, seeded, step, names, rounds):
                     continue
                 step(f"  round {round_number}/{rounds}, {name}: {path[:60]}")
                 on_result = heartbeat_keys.advance if name == "heartbeat" else None
-                result = measure(server.url + path, script=script, load=load, env=case_env, on_result=on_result)
+                result = measure(
+                    server.url + path, script=script, load=load, env=case_env, on_result=on_result, meter=meter
+                )
                 results.setdefault(name, []).append(result)
     return results
 

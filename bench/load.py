@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,6 +82,48 @@ class Server:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
+    def cpu_seconds(self):
+        """gunicorn's CPU so far: master, live workers, and workers recycled (max_requests) since."""
+        total = _cpu_of(self.process.pid, with_children=True) or 0.0
+        return total + sum(_cpu_of(pid) or 0.0 for pid in self.worker_pids())
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid, *, with_children=False):
+    """CPU seconds of a local process from /proc (utime + stime, plus its reaped children's)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = int(fields[11]) + int(fields[12])
+    if with_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / _TICKS
+
+
+class CpuMeter:
+    """CPU spent by the app and by its database backends over one run, when both run on this machine.
+
+    The backends are those connected to the benchmark's database (pg_stat_activity); one that
+    exits mid-run takes its share with it, so the database figure is a slight undercount.
+    """
+
+    def __init__(self, server, backend_pids):
+        self.server = server
+        self.backend_pids = backend_pids
+
+    def snapshot(self):
+        return self.server.cpu_seconds(), {pid: _cpu_of(pid) for pid in self.backend_pids()}
+
+    @staticmethod
+    def between(before, after):
+        (app_before, db_before), (app_after, db_after) = before, after
+        readable = {pid: cpu for pid, cpu in db_after.items() if cpu is not None}
+        db = sum(cpu - (db_before.get(pid) or 0.0) for pid, cpu in readable.items()) if readable else None
+        return app_after - app_before, db
+
 
 @dataclass(frozen=True)
 class WrkResult:
@@ -91,6 +133,12 @@ class WrkResult:
     p99_ms: float
     mean_ms: float
     errors: dict
+    # CPU seconds the app (gunicorn) and the database backends serving it spent in the run.
+    app_cpu: float | None = None
+    db_cpu: float | None = None
+
+    def cpu_us(self, seconds):
+        return None if seconds is None or not self.requests else seconds / self.requests * 1e6
 
     @property
     def rps(self):
@@ -139,17 +187,21 @@ def wrk(url, *, script, load, seconds, env=None):
     raise RuntimeError(f"wrk gave no result:\n{completed.stdout}\n{completed.stderr}")
 
 
-def measure(url, *, script, load, env=None, on_result=None):
+def measure(url, *, script, load, env=None, on_result=None, meter=None):
     """A warm-up run (discarded), then the measured run.
 
     `env` may be a callable, asked before each run (the heartbeat's next unused keys);
-    `on_result` hears of each run's figures.
+    `on_result` hears of each run's figures; a CpuMeter adds the measured run's CPU.
     """
     result = None
     for seconds in (load.warmup, load.duration):
         if not seconds:
             continue
+        before = meter.snapshot() if meter else None
         result = wrk(url, script=script, load=load, seconds=seconds, env=env() if callable(env) else env)
+        if meter:
+            app, db = CpuMeter.between(before, meter.snapshot())
+            result = replace(result, app_cpu=app, db_cpu=db)
         if on_result:
             on_result(result)
     return result

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from bench.load import WrkResult
 
-HEADERS = ("case", "rps", "p50 ms", "p99 ms", "ratio to ceiling", "target", "met")
+HEADERS = ("case", "rps", "p50 ms", "p99 ms", "app CPU", "db CPU", "ratio to ceiling", "target", "met")
 
 
 @dataclass(frozen=True)
@@ -13,13 +13,19 @@ class Row:
     rps: str = ""
     p50: str = ""
     p99: str = ""
+    app_cpu: str = ""
+    db_cpu: str = ""
     ratio: str = ""
     target: str = ""
     met: bool | None = None
 
     def cells(self):
         met = "" if self.met is None else ("yes" if self.met else "NO")
-        return (self.case, self.rps, self.p50, self.p99, self.ratio, self.target, met)
+        return (self.case, self.rps, self.p50, self.p99, self.app_cpu, self.db_cpu, self.ratio, self.target, met)
+
+
+def _us(value):
+    return "" if value is None else f"{value:,.0f} us"
 
 
 def http_row(case, result: WrkResult, *, ratio="", target="", met=None):
@@ -29,6 +35,8 @@ def http_row(case, result: WrkResult, *, ratio="", target="", met=None):
         rps=f"{result.rps:,.0f}",
         p50=f"{result.p50_ms:.1f}",
         p99=f"{result.p99_ms:.1f}",
+        app_cpu=_us(result.cpu_us(result.app_cpu)),
+        db_cpu=_us(result.cpu_us(result.db_cpu)),
         ratio=ratio,
         target=target,
         met=met,
@@ -38,7 +46,7 @@ def http_row(case, result: WrkResult, *, ratio="", target="", met=None):
 def render(rows, *, title=""):
     cells = [HEADERS, *(row.cells() for row in rows)]
     widths = [max(len(line[i]) for line in cells) for i in range(len(HEADERS))]
-    numeric = {1, 2, 3}
+    numeric = {1, 2, 3, 4, 5}
 
     def line(values):
         return "  ".join(
@@ -102,6 +110,7 @@ def table_rows(*, http, checked, close, memory, shape):
                 rps=f"{health[i][0]:,.0f}",
                 p50=f"{health[i][1]:.1f}",
                 p99=f"{health[i][2]:.1f}",
+                app_cpu=_us(http[health_names[0]][i].cpu_us(http[health_names[0]][i].app_cpu)),
                 ratio="1.00x" + _spread([rps for rps, _, _ in health], "{:,.0f} rps"),
             )
         )

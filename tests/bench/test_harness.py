@@ -91,7 +91,7 @@ def test_the_table_has_a_row_per_figure_and_says_which_targets_are_met():
     rows = table_rows(http=http, checked=None, close=None, memory={}, shape=TINY)
     table = render(rows)
     assert table.splitlines()[0].split() == [
-        "case", "rps", "p50", "ms", "p99", "ms", "ratio", "to", "ceiling", "target", "met",
+        "case", "rps", "p50", "ms", "p99", "ms", "app", "CPU", "db", "CPU", "ratio", "to", "ceiling", "target", "met",
     ]  # fmt: skip
     met = {row.case.strip(): row.met for row in rows}
     assert met["POST /api/plugin/heartbeat (limits on)"] is True  # 0.30x and 0.40x: 0.30x, p99 2.5x
