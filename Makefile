@@ -1,5 +1,6 @@
 # The README's two commands: `make run` (demo server on SQLite) and `make test` (the whole suite).
 # Each creates its own virtualenv in .venv on first use; nothing else is needed.
+# `make bench` (BENCHMARKS.md) needs PostgreSQL and Redis on localhost, and installs wrk if missing.
 
 PYTHON ?= python3
 VENV := .venv
@@ -36,5 +37,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Seeds its own database (corrosion_bench, dropped and created again), serves the app with
+# gunicorn, loads it with wrk and prints one table; a few minutes. BENCH_ARGS="--help" for options.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles test-artifacts
+	rm -rf $(VENV) db.sqlite3 staticfiles test-artifacts bench/out

@@ -136,12 +136,17 @@ def rate_in_force(month: date) -> Coalesce:
     return Coalesce(Subquery(history.values("wholesale_rate_usd")[:1]), F("wholesale_rate_usd"))
 
 
-def host_rates(*, month: date, hosts: Iterable | None = None) -> dict[UUID, Decimal]:
-    queryset = Host.objects.all()
+def host_rate_rows(*, month: date, hosts: Iterable | None = None) -> QuerySet:
+    """For each host, the rows (`id`, `rate`): the rate in force at the month's last moment."""
+    queryset = Host.objects.order_by()
     host_ids = _host_ids(hosts)
     if host_ids is not None:
         queryset = queryset.filter(pk__in=host_ids)
-    rates = queryset.annotate(rate=rate_in_force(month)).values_list("pk", "rate")
+    return queryset.annotate(rate=rate_in_force(month)).values("id", "rate")
+
+
+def host_rates(*, month: date, hosts: Iterable | None = None) -> dict[UUID, Decimal]:
+    rates = host_rate_rows(month=month, hosts=hosts).values_list("id", "rate")
     # SQLite returns an annotation's decimal unscaled (6 for 6.00); give every rate its 2 places.
     return {pk: rate.quantize(MONEY) for pk, rate in rates}
 

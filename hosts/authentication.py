@@ -31,7 +31,11 @@ class HostAPIKeyAuthentication(authentication.BaseAuthentication):
         if key_id is None:
             raise exceptions.AuthenticationFailed(UNAUTHORIZED_MESSAGE)
 
-        api_key = HostAPIKey.objects.select_related("host").filter(key_id=key_id).first()
+        # One indexed lookup (the unique key_id); get(), not first(), so no ORDER BY is compiled or run.
+        try:
+            api_key = HostAPIKey.objects.select_related("host").get(key_id=key_id)
+        except HostAPIKey.DoesNotExist:
+            api_key = None
         # Compare even when there is no such key, so timing does not tell whether the id exists.
         expected = api_key.digest if api_key is not None else "0" * 64
         matches = hmac.compare_digest(expected, HostAPIKey.digest_of(raw_key))

@@ -62,11 +62,15 @@ def customers_for_emails(emails):
     users = {user.username: user for user in User.objects.filter(username__in=usernames)}
     missing = usernames - users.keys()
     if missing:
-        User.objects.bulk_create(
+        # One upsert that returns every row, also one a concurrent request created meanwhile (its
+        # no-op update waits for that request's commit): a new customer costs one query, not two.
+        created = User.objects.bulk_create(
             [User(username=name, email=name, password=make_password(None)) for name in sorted(missing)],
-            ignore_conflicts=True,
+            update_conflicts=True,
+            unique_fields=["username"],
+            update_fields=["username"],
         )
-        users.update({user.username: user for user in User.objects.filter(username__in=missing)})
+        users.update({user.username: user for user in created})
     return users
 
 
@@ -89,10 +93,15 @@ def _provision_once(*, host, items, actor):
     Host.objects.select_for_update().filter(pk=host.pk).values_list("pk", flat=True).get()
     live = {
         host_license.server_identifier: host_license
-        for host_license in HostLicense.objects.filter(host=host, server_identifier__in=[i.server_id for i in items])
-        .exclude(status=LicenseStatus.TERMINATED)
-        .select_related("license")
+        for host_license in HostLicense.objects.filter(
+            host=host, server_identifier__in=[i.server_id for i in items]
+        ).exclude(status=LicenseStatus.TERMINATED)
     }
+    if live:
+        # Retries only: most calls provision new servers and skip this join's cost altogether.
+        licenses = License.objects.in_bulk([host_license.license_id for host_license in live.values()])
+        for host_license in live.values():
+            host_license.license = licenses[host_license.license_id]
     conflicts = {}
     for index, item in enumerate(items):
         existing = live.get(item.server_id)

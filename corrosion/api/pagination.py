@@ -76,13 +76,18 @@ class KeysetPagination:
             rows = rows[:page_size]
         else:
             direction, moment, pk = _decode(cursor, self.parse_value)
+            # The OR is the exact position; the redundant bound on the time field alone is what
+            # PostgreSQL can start the index scan at. Without it a page 50,000 rows deep read
+            # and threw away those 50,000 rows first (36 ms against 0.3 ms; BENCHMARKS.md).
             if direction == "n":
                 after = Q(**{f"{field}__lt": moment}) | Q(**{field: moment, f"{key}__lt": pk})
+                after &= Q(**{f"{field}__lte": moment})
                 rows = list(queryset.filter(after).order_by(f"-{field}", f"-{key}")[: page_size + 1])
                 has_more, has_before = len(rows) > page_size, True
                 rows = rows[:page_size]
             else:
                 before = Q(**{f"{field}__gt": moment}) | Q(**{field: moment, f"{key}__gt": pk})
+                before &= Q(**{f"{field}__gte": moment})
                 rows = list(queryset.filter(before).order_by(field, key)[: page_size + 1])
                 has_before, has_more = len(rows) > page_size, True
                 rows = list(reversed(rows[:page_size]))

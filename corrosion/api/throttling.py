@@ -35,12 +35,24 @@ def parse_rate(rate):
     return int(count), _PERIODS[period.strip().lower()]
 
 
+def _redis_client(backend, key):
+    """The backend's writing client, made once per backend.
+
+    Django builds a new redis.Redis (and its ~170 response callbacks) on every call. The backend
+    object is per thread, and so is the client kept on it; its connection pool is the backend's.
+    """
+    client = getattr(backend, "_rate_limit_client", None)
+    if client is None:
+        client = backend._rate_limit_client = backend._cache.get_client(key, write=True)
+    return client
+
+
 def _increment(key, timeout):
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         full_key = backend.make_and_validate_key(key)
         # One round trip: create the window's counter with its expiry if new, then count.
-        pipe = backend._cache.get_client(full_key, write=True).pipeline()
+        pipe = _redis_client(backend, full_key).pipeline()
         pipe.set(full_key, 0, ex=timeout, nx=True)
         pipe.incr(full_key)
         return pipe.execute()[1]

@@ -148,3 +148,19 @@ def test_detail_queries_are_constant(host, host_client, django_assert_max_num_qu
     row = make(host, 1)[0]
     with django_assert_max_num_queries(3):
         assert host_client.get(f"{URL}/{row.license_id}").status_code == 200
+
+
+def test_the_license_output_is_exactly_what_its_declared_fields_render(host):
+    """The serializer builds its dict by hand for speed; DRF's field-by-field walk must agree."""
+    from rest_framework import serializers
+
+    from licensing.selectors import licenses_for_host, online_since
+    from licensing.serializers import LicenseOutputSerializer
+
+    make(host, 1)
+    make(host, 1, status=LicenseStatus.SUSPENDED, last_seen_at=timezone.now() - timedelta(minutes=3))
+    make(host, 1, last_seen_at=timezone.now() - timedelta(hours=3))
+    context = {"online_since": online_since()}
+    for row in licenses_for_host(host=host):
+        serializer = LicenseOutputSerializer(context=context)
+        assert serializer.to_representation(row) == serializers.Serializer.to_representation(serializer, row)

@@ -106,3 +106,12 @@ def test_the_database_itself_refuses_to_delete_a_license_or_customer_with_histor
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # Django's foreign keys are checked at commit
         cursor.execute(f"DELETE FROM {table} WHERE id = %s", [row(host_license)])
+
+
+@pytest.mark.postgres_only
+def test_host_license_pages_keep_room_for_heartbeats_to_update_in_place():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'host_licenses'")
+        assert "fillfactor=80" in cursor.fetchone()[0]

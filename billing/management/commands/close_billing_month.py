@@ -42,7 +42,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--month", type=month_argument, help="YYYY-MM (UTC)")
         parser.add_argument("--dry-run", action="store_true", help="compute and print the bills, write nothing")
-        parser.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, help="rows per INSERT")
+        parser.add_argument(
+            "--batch-size",
+            type=positive_int,
+            default=BATCH_SIZE,
+            help="rows per INSERT on SQLite (PostgreSQL writes the month in one statement)",
+        )
 
     def handle(self, *args, month, dry_run, batch_size, **options):
         if month is None:

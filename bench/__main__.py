@@ -1,0 +1,338 @@
+"""`make bench`: seed, serve, load, close a month, export, and print one table.
+
+    python -m bench [--duration 10] [--warmup 3] [--hosts 1000 --per-host 100 --whale 100000]
+
+Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/corrosion_bench; the
+database is dropped and created again on every run, so its name must contain "bench"),
+BENCH_CACHE_URL (default redis://127.0.0.1:6379/3, flushed on every run), BENCH_HOST_API_RATE_LIMIT
+(default 1000000/min: the limit is still counted in Redis on every host request, but one host
+listing its licenses at full speed must not be the thing that answers), REQUEST_LOG_LEVEL
+(default INFO, as in production: one JSON line per request).
+"""
+
+import argparse
+import json
+import logging
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from urllib.parse import urlparse
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def _environment():
+    database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/corrosion_bench")
+    env = {
+        "DJANGO_SETTINGS_MODULE": "corrosion.settings",
+        "DATABASE_URL": database_url,
+        "CACHE_URL": os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/3"),
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "HOST_API_RATE_LIMIT": os.environ.get("BENCH_HOST_API_RATE_LIMIT", "1000000/min"),
+        "REQUEST_LOG_LEVEL": os.environ.get("REQUEST_LOG_LEVEL", "INFO"),
+        # The harness's own process logs nothing per request; the app's log goes to bench/out.
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+    }
+    for name in ("HEARTBEAT_RATE_LIMIT", "CONN_MAX_AGE", "GUNICORN_WORKERS", "GUNICORN_THREADS"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def _recreate_database(url):
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"refusing to drop {name!r}: the benchmark's database name must contain 'bench'")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def _machine():
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False).stdout
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "wrk": wrk_version.split(" [")[0].strip(),
+    }
+
+
+class HeartbeatKeys:
+    """Hands each wrk run license keys no earlier run used, so no heartbeat comes too soon."""
+
+    def __init__(self, path, load):
+        self.path = path
+        self.load = load
+        self.offset = 0
+
+    def env(self):
+        return {"BENCH_KEYS": str(self.path), "BENCH_OFFSET": str(self.offset)}
+
+    def advance(self, result):
+        # Threads share the requests unevenly: skip twice the count, plus what was in flight.
+        self.offset += 2 * result.requests + 4 * self.load.connections
+
+
+HTTP_CASES = (
+    "healthz",
+    "heartbeat",
+    "list_small",
+    "list_whale",
+    "list_whale_deep",
+    "provision",
+    "provision_bulk",
+    "healthz_after",
+)
+JOBS = ("checks", "close", "memory")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each run")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="times every HTTP case runs; each row shows the median round"
+    )
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--per-host", type=int, default=100)
+    parser.add_argument("--whale", type=int, default=100_000)
+    parser.add_argument("--seed-only", action="store_true", help="create and seed the database, then stop")
+    parser.add_argument("--reuse", action="store_true", help="skip seeding: reuse the last seeded database")
+    parser.add_argument(
+        "--only", help=f"comma-separated parts to run, of: {', '.join(HTTP_CASES + JOBS)} (default: all)"
+    )
+    args = parser.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else set(HTTP_CASES + JOBS)
+    if only - set(HTTP_CASES + JOBS):
+        parser.error(f"unknown parts: {', '.join(sorted(only - set(HTTP_CASES + JOBS)))}")
+
+    env = _environment()
+    os.environ.update(env)
+    OUT.mkdir(exist_ok=True)
+    step = _stepper(time.monotonic())
+
+    from bench.load import Load, ensure_wrk
+
+    ensure_wrk()
+    load = Load(threads=args.threads, connections=args.connections, duration=args.duration, warmup=args.warmup)
+    if not args.reuse:
+        step("database")
+        _recreate_database(env["DATABASE_URL"])
+    import django
+
+    django.setup()
+    # The in-process checks would print a request line each; gunicorn's own logging is untouched.
+    logging.getLogger("corrosion.request").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", "No directory at")  # whitenoise: nothing is served from static here
+
+    from bench.seed import Shape
+
+    if args.reuse:
+        seeded = _load_seeded()
+        shape = seeded.shape
+    else:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        shape = Shape(hosts=args.hosts, per_host=args.per_host, whale=args.whale)
+        step(f"seeding {shape.hosts:,} hosts, {shape.fleet_licenses + shape.whale:,} licenses")
+        seeded = _seed(shape)
+        if args.seed_only:
+            step(f"seeded {env['DATABASE_URL']}; keys in {OUT}")
+            return 0
+    from django.core.cache import cache
+
+    cache.clear()  # only the benchmark's Redis database: fresh rate-limit counters
+
+    results = {"machine": _machine(), "shape": asdict(shape), "env": _public(env), "load": asdict(load)}
+    http, checked, close, memory = {}, None, None, {}
+    cases = [name for name in HTTP_CASES if name in only]
+    if cases:
+        step("HTTP under gunicorn")
+        http = _http(env, load, seeded, step, cases, args.rounds)
+        results["http"] = {name: [asdict(result) for result in runs] for name, runs in http.items()}
+
+    if "checks" in only:
+        step("checks: hashers, key lookups, list plans")
+        from bench import checks
+
+        checked = checks.run(
+            host_key=seeded.small_key,
+            whale_id=seeded.whale_id,
+            whale_key=seeded.whale_key,
+            license_key=seeded.license_keys[-1],
+            month=seeded.month.strftime("%Y-%m"),
+        )
+        results["checks"] = asdict(checked)
+
+    from bench import jobs
+
+    if "close" in only:
+        step("month close against its SQL ceiling")
+        close = jobs.month_close(month=seeded.month)
+        results["month_close"] = asdict(close)
+
+    if "memory" in only:
+        from django.utils import timezone
+
+        from billing.months import month_of
+
+        step("CSV exports' peak memory")
+        memory = {
+            "csv_big": jobs.csv_memory(host_key=seeded.whale_key, month=seeded.month),
+            "csv_small": jobs.csv_memory(host_key=seeded.small_key, month=seeded.month),
+            "csv_open_big": jobs.csv_memory(host_key=seeded.whale_key, month=month_of(timezone.now())),
+            "csv_open_small": jobs.csv_memory(host_key=seeded.small_key, month=month_of(timezone.now())),
+            "export_big": jobs.export_memory(month=seeded.month),
+            "export_small": jobs.export_memory(month=seeded.small_month),
+        }
+        results["memory"] = {name: asdict(result) for name, result in memory.items()}
+
+    from bench.report import render, table_rows
+
+    rows = table_rows(http=http, checked=checked, close=close, memory=memory, shape=shape)
+    results["elapsed_seconds"] = round(step.elapsed(), 1)
+    machine = results["machine"]
+    title = (
+        f"make bench: {machine['cores']} cores ({machine['cpu']}), Python {machine['python']}, {machine['wrk']}; "
+        f"wrk -t{load.threads} -c{load.connections}, {load.duration:g} s runs after {load.warmup:g} s warm-up, "
+        f"{args.rounds} rounds; "
+        f"{shape.hosts:,} hosts, {seeded.licenses:,} licenses; REQUEST_LOG_LEVEL={env['REQUEST_LOG_LEVEL']}"
+    )
+    table = render(rows, title=title)
+    results["table"] = table
+    (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    (OUT / "table.txt").write_text(table + "\n")
+    print()
+    print(table)
+    print(f"\n({results['elapsed_seconds']} s in all; figures in bench/out/results.json, app log in bench/out/)")
+    return 0 if all(row.met is not False for row in rows) else 1
+
+
+def _public(env):
+    return {name: value for name, value in env.items() if name != "SECRET_KEY"}
+
+
+def _stepper(started):
+    def step(message):
+        print(f"[{time.monotonic() - started:6.1f} s] {message}", flush=True)
+
+    step.elapsed = lambda: time.monotonic() - started
+    return step
+
+
+def _seed(shape):
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from bench.seed import seed
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        seeded = seed(cursor, now=timezone.now(), shape=shape)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    (OUT / "license_keys.txt").write_text("\n".join(seeded.license_keys) + "\n")
+    (OUT / "host_keys.txt").write_text("\n".join(seeded.host_keys) + "\n")
+    (OUT / "seeded.json").write_text(json.dumps(asdict(seeded), default=str))
+    return seeded
+
+
+def _load_seeded():
+    from datetime import date
+
+    from bench.seed import Seeded, Shape
+
+    data = json.loads((OUT / "seeded.json").read_text())
+    data["shape"] = Shape(**data["shape"])
+    data["month"], data["small_month"] = date.fromisoformat(data["month"]), date.fromisoformat(data["small_month"])
+    return Seeded(**data)
+
+
+def _http(env, load, seeded, step, names, rounds):
+    from django.db import connection
+
+    from bench.load import CpuMeter, Server, measure
+    from corrosion.api import pagination
+    from hosts.models import Host
+    from licensing.selectors import licenses_for_host
+
+    whale = Host.objects.get(pk=seeded.whale_id)
+    newest_first = licenses_for_host(host=whale).order_by("-provisioned_at", "-license_id")
+    middle = newest_first.values_list("provisioned_at", "license_id")[whale.host_licenses.count() // 2]
+    deep_cursor = pagination._encode("n", *middle)
+    heartbeat_keys = HeartbeatKeys(OUT / "license_keys.txt", load)
+    nonce = secrets.token_hex(3)
+    results = {}
+
+    def backend_pids():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    with Server(env=env, log_path=OUT / "gunicorn.log") as server:
+        meter = CpuMeter(server, backend_pids)
+        cases = [
+            ("healthz", "/healthz", "get.lua", {}),
+            ("heartbeat", "/api/plugin/heartbeat", "heartbeat.lua", heartbeat_keys.env),
+            ("list_small", "/api/host/licenses?page_size=100", "get.lua", {"BENCH_AUTH": seeded.small_key}),
+            ("list_whale", "/api/host/licenses?page_size=100", "get.lua", {"BENCH_AUTH": seeded.whale_key}),
+            (
+                "list_whale_deep",
+                f"/api/host/licenses?page_size=100&cursor={deep_cursor}",
+                "get.lua",
+                {"BENCH_AUTH": seeded.whale_key},
+            ),
+            (
+                "provision",
+                "/api/host/provision",
+                "provision.lua",
+                {"BENCH_HOST_KEYS": str(OUT / "host_keys.txt"), "BENCH_BULK": "0", "BENCH_NONCE": nonce + "s"},
+            ),
+            (
+                "provision_bulk",
+                "/api/host/provision",
+                "provision.lua",
+                {"BENCH_HOST_KEYS": str(OUT / "host_keys.txt"), "BENCH_BULK": "100", "BENCH_NONCE": nonce + "b"},
+            ),
+            ("healthz_after", "/healthz", "get.lua", {}),
+        ]
+        for round_number in range(1, rounds + 1):
+            for name, path, script, case_env in cases:
+                if name not in names:
+                    continue
+                step(f"  round {round_number}/{rounds}, {name}: {path[:60]}")
+                on_result = heartbeat_keys.advance if name == "heartbeat" else None
+                result = measure(
+                    server.url + path, script=script, load=load, env=case_env, on_result=on_result, meter=meter
+                )
+                results.setdefault(name, []).append(result)
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(main())

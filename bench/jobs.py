@@ -1,0 +1,84 @@
+"""The heavy jobs: month close against its SQL ceiling, and CSV exports' peak memory."""
+
+import io
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.utils import timezone
+
+from bench import ceiling
+from bench.rss import peak_rss
+from billing.months import month_format
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    lines: int
+    ceiling_seconds: float
+    app_seconds: float
+
+
+def _vacuum(*tables):
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+def month_close(*, month):
+    """The minimal SQL's time (committed, then deleted), then the app's close_billing_month's."""
+    month_text = month_format(month)
+    with connection.cursor() as cursor:
+        # Read once what both will read, so neither pays for a cold cache the other warmed.
+        cursor.execute(
+            "SELECT count(*), max(l.license_key) FROM host_licenses hl JOIN licenses l ON l.id = hl.license_id"
+        )
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        lines = ceiling.close_month(cursor, month=month, now=timezone.now())
+    ceiling_seconds = time.perf_counter() - started  # with its commit, as the app's time has one
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM host_billing_lines WHERE record_id IN "
+            "(SELECT id FROM host_billing_records WHERE billing_month = %s)",
+            [month],
+        )
+        cursor.execute("DELETE FROM host_billing_records WHERE billing_month = %s", [month])
+        cursor.execute("DELETE FROM billing_months WHERE month = %s", [month])
+    # The deleted rows leave dead index entries the app's inserts would wade through.
+    _vacuum("host_billing_lines", "host_billing_records", "billing_months")
+    started = time.perf_counter()
+    call_command("close_billing_month", "--month", month_text, stdout=io.StringIO())
+    app_seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM host_billing_lines bl JOIN host_billing_records r ON r.id = bl.record_id "
+            "WHERE r.billing_month = %s",
+            [month],
+        )
+        written = cursor.fetchone()[0]
+    if written != lines:
+        raise RuntimeError(f"close_billing_month wrote {written} lines, the minimal SQL {lines}")
+    return CloseResult(lines=lines, ceiling_seconds=ceiling_seconds, app_seconds=app_seconds)
+
+
+@dataclass(frozen=True)
+class MemoryResult:
+    lines: int
+    seconds: float
+    peak_mb: float
+
+
+def csv_memory(*, host_key, month):
+    report, peak = peak_rss(["csv", host_key, month_format(month)], env=os.environ.copy())
+    return MemoryResult(lines=report["lines"], seconds=report["seconds"], peak_mb=peak)
+
+
+def export_memory(*, month):
+    with tempfile.TemporaryDirectory() as directory:
+        output = os.path.join(directory, "export.csv")
+        report, peak = peak_rss(["export", month_format(month), output], env=os.environ.copy())
+    return MemoryResult(lines=report["lines"], seconds=report["seconds"], peak_mb=peak)

@@ -1,0 +1,238 @@
+"""The one table `make bench` prints: each figure, its ratio to the ceiling of the same run, the target."""
+
+from dataclasses import dataclass
+
+from bench.load import WrkResult
+
+HEADERS = ("case", "rps", "p50 ms", "p99 ms", "app CPU", "db CPU", "ratio to ceiling", "target", "met")
+
+
+@dataclass(frozen=True)
+class Row:
+    case: str
+    rps: str = ""
+    p50: str = ""
+    p99: str = ""
+    app_cpu: str = ""
+    db_cpu: str = ""
+    ratio: str = ""
+    target: str = ""
+    met: bool | None = None
+
+    def cells(self):
+        met = "" if self.met is None else ("yes" if self.met else "NO")
+        return (self.case, self.rps, self.p50, self.p99, self.app_cpu, self.db_cpu, self.ratio, self.target, met)
+
+
+def _us(value):
+    return "" if value is None else f"{value:,.0f} us"
+
+
+def http_row(case, result: WrkResult, *, ratio="", target="", met=None):
+    errors = f" ({result.failed} errors)" if result.failed else ""
+    return Row(
+        case=case + errors,
+        rps=f"{result.rps:,.0f}",
+        p50=f"{result.p50_ms:.1f}",
+        p99=f"{result.p99_ms:.1f}",
+        app_cpu=_us(result.cpu_us(result.app_cpu)),
+        db_cpu=_us(result.cpu_us(result.db_cpu)),
+        ratio=ratio,
+        target=target,
+        met=met,
+    )
+
+
+def render(rows, *, title=""):
+    cells = [HEADERS, *(row.cells() for row in rows)]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(HEADERS))]
+    numeric = {1, 2, 3, 4, 5}
+
+    def line(values):
+        return "  ".join(
+            value.rjust(width) if i in numeric else value.ljust(width)
+            for i, (value, width) in enumerate(zip(values, widths, strict=True))
+        ).rstrip()
+
+    out = [title] if title else []
+    out.append(line(HEADERS))
+    out.append("  ".join("-" * width for width in widths))
+    out.extend(line(row.cells()) for row in rows)
+    return "\n".join(out)
+
+
+def _median(values):
+    """The index of the median value (the lower one of an even count)."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    return order[(len(order) - 1) // 2]
+
+
+def _spread(values, fmt):
+    return "" if len(values) < 2 else f" ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
+def _labels(shape):
+    return {
+        "heartbeat": "POST /api/plugin/heartbeat (limits on)",
+        "provision": "POST /api/host/provision (1 license, audited)",
+        "provision_bulk": "POST /api/host/provision (bulk of 100)",
+        "list_small": f"GET /api/host/licenses page of 100, host of {shape.per_host:,}",
+        "list_whale": f"  same, host of {shape.whale:,}, first page",
+        "list_whale_deep": f"  same, host of {shape.whale:,}, a page in the middle",
+    }
+
+
+def table_rows(*, http, checked, close, memory, shape):
+    """The table's rows, for whichever parts ran.
+
+    `http` maps each case to its runs, one per round. Each ratio is taken within a round (the
+    machine is shared and its speed drifts between rounds); the row shows the round whose ratio
+    is the median, and the range over all rounds in brackets.
+    """
+    rows = []
+    labels = _labels(shape)
+    rounds = len(next(iter(http.values()))) if http else 0
+    health_names = [name for name in ("healthz", "healthz_after") if name in http]
+    health = [
+        (
+            sum(http[name][i].rps for name in health_names) / len(health_names),
+            sum(http[name][i].p50_ms for name in health_names) / len(health_names),
+            sum(http[name][i].p99_ms for name in health_names) / len(health_names),
+        )
+        for i in range(rounds)
+        if health_names
+    ]
+    if health:
+        i = _median([rps for rps, _, _ in health])
+        rows.append(
+            Row(
+                case="GET /healthz (ceiling: its runs before and after, each round)",
+                rps=f"{health[i][0]:,.0f}",
+                p50=f"{health[i][1]:.1f}",
+                p99=f"{health[i][2]:.1f}",
+                app_cpu=_us(http[health_names[0]][i].cpu_us(http[health_names[0]][i].app_cpu)),
+                ratio="1.00x" + _spread([rps for rps, _, _ in health], "{:,.0f} rps"),
+            )
+        )
+
+    def vs_health(name, *, target="", rps_at_least=None, p99_under=None):
+        runs = http[name]
+        if not health:
+            return http_row(labels[name], runs[-1])
+        rps_ratios = [run.rps / health[i][0] for i, run in enumerate(runs)]
+        p99_ratios = [run.p99_ms / health[i][2] for i, run in enumerate(runs)]
+        i = _median(rps_ratios)
+        met = None
+        if rps_at_least is not None:
+            met = runs[i].failed == 0 and rps_ratios[i] >= rps_at_least
+            if p99_under is not None:
+                met = met and p99_ratios[i] < p99_under
+        ratio = f"rps {rps_ratios[i]:.2f}x{_spread(rps_ratios, '{:.2f}')}, p99 {p99_ratios[i]:.1f}x"
+        return http_row(labels[name], runs[i], ratio=ratio, target=target, met=met)
+
+    if "heartbeat" in http:
+        rows.append(vs_health("heartbeat", target="rps >= 0.25x, p99 < 3x", rps_at_least=0.25, p99_under=3))
+    if "provision" in http:
+        rows.append(vs_health("provision", target="rps >= 0.08x", rps_at_least=0.08))
+        if "provision_bulk" in http:
+            bulk, single = http["provision_bulk"], http["provision"]
+            speedups = [b.rps * 100 / s.rps if s.rps else 0 for b, s in zip(bulk, single, strict=True)]
+            i = _median(speedups)
+            rows.append(
+                http_row(
+                    labels["provision_bulk"],
+                    bulk[i],
+                    ratio=f"{speedups[i]:.1f}x{_spread(speedups, '{:.1f}')} the licenses/s of single calls",
+                    target="per license >= 5x faster",
+                    met=bulk[i].failed == 0 and speedups[i] >= 5,
+                )
+            )
+    if "list_small" in http:
+        rows.append(vs_health("list_small"))
+        small = http["list_small"]
+        for name in ("list_whale", "list_whale_deep"):
+            if name in http:
+                runs = http[name]
+                ratios = [run.p50_ms / small[i].p50_ms for i, run in enumerate(runs)]
+                i = _median(ratios)
+                rows.append(
+                    http_row(
+                        labels[name],
+                        runs[i],
+                        ratio=f"p50 {ratios[i]:.2f}x{_spread(ratios, '{:.2f}')} the small host's",
+                        target="p50 <= 1.5x",
+                        met=runs[i].failed == 0 and ratios[i] <= 1.5,
+                    )
+                )
+    if close:
+        rows.append(
+            Row(
+                case=f"close_billing_month: {close.lines:,} lines, {shape.hosts:,} hosts",
+                rps=f"{close.lines / close.app_seconds:,.0f} lines/s",
+                p50=f"{close.app_seconds:.2f} s",
+                ratio=f"{close.app_seconds / close.ceiling_seconds:.2f}x the minimal SQL ({close.ceiling_seconds:.2f} s)",
+                target="<= 3x",
+                met=close.app_seconds <= 3 * close.ceiling_seconds,
+            )
+        )
+    if memory:
+        rows.append(
+            _memory_row(
+                f"GET closed month as CSV, {memory['csv_big'].lines:,} lines", memory["csv_big"], memory["csv_small"]
+            )
+        )
+        if "csv_open_big" in memory:
+            rows.append(
+                _memory_row(
+                    f"GET open month as CSV, {memory['csv_open_big'].lines:,} lines",
+                    memory["csv_open_big"],
+                    memory["csv_open_small"],
+                )
+            )
+        rows.append(
+            _memory_row(
+                f"export_billing, {memory['export_big'].lines:,} records", memory["export_big"], memory["export_small"]
+            )
+        )
+    if checked:
+        rows += [
+            Row(
+                case=f"password hashers run, {checked.requests} requests of every kind",
+                rps=str(checked.hasher_calls),
+                target="0",
+                met=checked.hasher_calls == 0,
+            ),
+            Row(
+                case="queries per key check, and the index it reads",
+                rps=str(checked.key_check_queries),
+                ratio=checked.key_check_plan,
+                target="1, indexed",
+                met=checked.key_check_queries == 1
+                and "Index" in checked.key_check_plan
+                and "key_id" in checked.key_check_plan,
+            ),
+            Row(
+                case="license list pages of the big host: index read, rows thrown away",
+                ratio="; ".join(
+                    f"{page}: {index}, {dropped:,}" for page, (index, dropped) in checked.list_plans.items()
+                ),
+                target="list index, < 100",
+                met=all(
+                    index == "host_licenses_list_idx" and dropped < 100
+                    for index, dropped in checked.list_plans.values()
+                ),
+            ),
+        ]
+    return rows
+
+
+def _memory_row(case, big, small):
+    ratio = big.peak_mb / small.peak_mb
+    return Row(
+        case=case,
+        rps=f"{big.lines / big.seconds:,.0f} lines/s",
+        p50=f"{big.seconds:.2f} s",
+        ratio=f"peak RSS {big.peak_mb:.0f} MB, {ratio:.2f}x a small month's ({small.lines:,} lines, {small.peak_mb:.0f} MB)",
+        target="flat: <= 1.1x",
+        met=ratio <= 1.1,
+    )

@@ -1,0 +1,156 @@
+"""The benchmark harness at a tiny size, so `make bench` cannot rot unnoticed between runs."""
+
+import shutil
+import time
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from audit.services import Actor
+from bench import ceiling
+from bench.load import Load, WrkResult, wrk
+from bench.report import render, table_rows
+from bench.seed import Shape, seed
+from billing.models import BillingLine, BillingMonth
+from billing.months import month_previous
+from billing.services import month_close
+from licensing.models import HostLicense
+
+pytestmark = pytest.mark.slow
+
+TINY = Shape(hosts=4, per_host=20, whale=60)
+
+
+def _seed(shape=TINY):
+    with connection.cursor() as cursor:
+        return seed(cursor, now=timezone.now(), shape=shape)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_the_seed_has_the_shape_it_promises():
+    seeded = _seed()
+    assert seeded.licenses == 3 * 20 + 60
+    assert HostLicense.objects.filter(host_id=seeded.whale_id).count() == 60
+    assert HostLicense.objects.filter(host_id=seeded.small_id).count() == 20
+    assert len(seeded.host_keys) == 2  # not the small host's: its list stays 20 deep
+    # Two months before the benchmark's are closed, as is an empty one before the history.
+    before = month_previous(seeded.month)
+    assert set(BillingMonth.objects.values_list("month", flat=True)) == {
+        seeded.small_month,
+        month_previous(before),
+        before,
+    }
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {seeded.small_key}")
+    assert len(client.get("/api/host/licenses", {"page_size": 100}).json()["results"]) == 20
+    beat = APIClient().post("/api/plugin/heartbeat", {"license_key": seeded.license_keys[0]}, format="json")
+    assert beat.status_code == 200
+
+
+def _lines(month):
+    return set(
+        BillingLine.objects.filter(record__billing_month=month).values_list(
+            "record__host_id", "record__active_license_count", "record__total_amount_usd", "server_id", "license_id"
+        )
+    )
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_the_ceiling_sql_writes_what_month_close_writes():
+    """The ceiling is only a ceiling if it does the same work: the same records and lines."""
+    seeded = _seed()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            written = ceiling.close_month(cursor, month=seeded.month, now=timezone.now())
+        by_ceiling = _lines(seeded.month)
+        transaction.set_rollback(True)
+    month_close(month=seeded.month, actor=Actor.command("tests"))
+    assert written == len(by_ceiling) > 60  # the whale's lines and the others'
+    assert _lines(seeded.month) == by_ceiling
+
+
+def test_the_table_has_a_row_per_figure_and_says_which_targets_are_met():
+    def result(rps, p50, p99):
+        return WrkResult(requests=int(rps * 10), seconds=10, p50_ms=p50, p99_ms=p99, mean_ms=p50, errors={"status": 0})
+
+    # Two rounds; each row shows the round with the median ratio (the lower one of two).
+    http = {
+        "healthz": [result(4000, 5, 20), result(2000, 10, 40)],
+        "heartbeat": [result(1200, 20, 50), result(800, 20, 50)],
+        "list_small": [result(100, 200, 400), result(100, 200, 400)],
+        "list_whale": [result(100, 210, 400), result(100, 320, 400)],
+        "list_whale_deep": [result(50, 400, 800), result(50, 250, 800)],
+        "provision": [result(200, 100, 300), result(200, 100, 300)],
+        "provision_bulk": [result(2, 1000, 2000), result(20, 1000, 2000)],
+        "healthz_after": [result(4000, 5, 20), result(2000, 10, 40)],
+    }
+    rows = table_rows(http=http, checked=None, close=None, memory={}, shape=TINY)
+    table = render(rows)
+    assert table.splitlines()[0].split() == [
+        "case", "rps", "p50", "ms", "p99", "ms", "app", "CPU", "db", "CPU", "ratio", "to", "ceiling", "target", "met",
+    ]  # fmt: skip
+    met = {row.case.strip(): row.met for row in rows}
+    assert met["POST /api/plugin/heartbeat (limits on)"] is True  # 0.30x and 0.40x: 0.30x, p99 2.5x
+    assert met["POST /api/host/provision (1 license, audited)"] is False  # 0.05x and 0.10x: 0.05x
+    assert met["POST /api/host/provision (bulk of 100)"] is False  # 1x and 10x per license: 1x
+    assert met["same, host of 60, first page"] is True  # 1.05x and 1.6x: 1.05x
+    assert met["same, host of 60, a page in the middle"] is True  # 2.0x and 1.25x: 1.25x
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk (make bench installs it)")
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_lua_scripts_drive_the_app(live_server, tmp_path):
+    seeded = _seed(Shape(hosts=3, per_host=10, whale=1500))
+    keys = tmp_path / "license_keys.txt"
+    keys.write_text("\n".join(seeded.license_keys) + "\n")
+    host_keys = tmp_path / "host_keys.txt"
+    host_keys.write_text("\n".join(seeded.host_keys) + "\n")
+    load = Load(threads=1, connections=2, duration=1, warmup=0)
+    runs = {
+        "heartbeat": wrk(
+            f"{live_server.url}/api/plugin/heartbeat",
+            script="heartbeat.lua",
+            load=load,
+            seconds=1,
+            env={"BENCH_KEYS": str(keys), "BENCH_OFFSET": "0"},
+        ),
+        "list": wrk(
+            f"{live_server.url}/api/host/licenses?page_size=5",
+            script="get.lua",
+            load=load,
+            seconds=1,
+            env={"BENCH_AUTH": seeded.small_key},
+        ),
+        "provision": wrk(
+            f"{live_server.url}/api/host/provision",
+            script="provision.lua",
+            load=load,
+            seconds=1,
+            env={"BENCH_HOST_KEYS": str(host_keys), "BENCH_BULK": "3", "BENCH_NONCE": "t"},
+        ),
+    }
+    _wait_until_the_server_is_idle()
+    for name, result in runs.items():
+        assert result.requests > 0, name
+        assert result.failed == 0, (name, result.errors)
+    assert HostLicense.objects.filter(server_identifier__startswith="bench-t-").count() >= 3
+
+
+def _wait_until_the_server_is_idle():
+    """wrk stops with requests in flight; the test database's flush must not race their writes."""
+    time.sleep(0.3)  # a request wrk gave up on may not have reached the database yet
+    deadline = time.monotonic() + 10
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
