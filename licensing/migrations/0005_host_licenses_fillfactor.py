@@ -24,7 +24,7 @@ def reset_fillfactor(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("licensing", "0003_list_order_by_license_id"),
+        ("licensing", "0004_refuse_deletes_in_database"),
     ]
 
     operations = [migrations.RunPython(set_fillfactor, reset_fillfactor, elidable=False)]
