@@ -14,6 +14,7 @@ import time
 from datetime import timedelta
 from io import StringIO
 
+import psycopg
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -22,7 +23,7 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from billing.models import BillingLine, BillingMonth, BillingRecord
 from billing.months import month_format, month_latest_closable, month_previous, month_start
-from billing.services import month_close
+from billing.services import LOCK_NAMESPACE, month_close
 from hosts.services import host_create
 from licensing.keys import generate_license_key
 from licensing.models import HostLicense, License, LicenseStatus
@@ -265,29 +266,55 @@ def test_a_month_close_killed_at_any_moment_leaves_the_month_closed_whole_or_not
     assert month_state(reference_month) == closed_whole(reference_month, expected, servers)
 
     # Where each kill lands: (label, what to wait for in pg_stat_activity or None for a blind delay).
+    # On PostgreSQL the close is: the month's advisory lock, one INSERT ... SELECT writing every record
+    # and line, the register row, the audit event, COMMIT. Each steered kill holds a lock the closer
+    # needs next, waits until the closer is blocked on it inside its transaction, then kills it there.
     moments = [
-        ("while writing lines", lambda pid, state, xact, query: xact and "host_billing_lines" in query),
-        ("blind", None),
-        ("while reading billable servers", lambda pid, state, xact, query: xact and "FETCH" in query.upper()),
-        ("at the register insert, just before COMMIT", lambda pid, state, xact, query: "billing_months" in query),
-        ("blind", None),
-        ("while writing records", lambda pid, state, xact, query: xact and "host_billing_records" in query),
+        ("waiting for the month's lock", "SELECT pg_advisory_lock(%s, %s)", "pg_advisory_xact_lock"),
+        ("blind", None, None),
+        # pg_stat_activity keeps only the first 1 kB of a statement: match the big INSERT by its start.
+        (
+            "writing records and lines",
+            "LOCK TABLE host_billing_lines IN EXCLUSIVE MODE",
+            "WITH billable AS MATERIALIZED",
+        ),
+        (
+            "records and lines written, at the register insert",
+            "LOCK TABLE billing_months IN EXCLUSIVE MODE",
+            "billing_months",
+        ),
+        ("blind", None, None),
+        ("at the audit record, just before COMMIT", "LOCK TABLE audit_events IN EXCLUSIVE MODE", "audit_events"),
     ]
     outcomes = []
-    for month, (label, matches) in zip(kill_months, moments, strict=True):
-        process = closer(month)
+    for month, (label, blocker, waits_in) in zip(kill_months, moments, strict=True):
+        holder = psycopg.connect(database_url(), autocommit=False) if blocker else None
         try:
-            if matches is None:
-                time.sleep(rng.uniform(0, clean_run))
-            elif wait_for_session(app, matches) is not None:
-                time.sleep(rng.uniform(0, 0.05))
-            mid_transaction = in_transaction(app)
-            kill(process.pid)
-            process.wait(timeout=30)
+            if holder is not None:
+                params = [LOCK_NAMESPACE, month.year * 100 + month.month] if "%s" in blocker else None
+                holder.execute(blocker, params)
+            process = closer(month)
+            try:
+                if holder is None:
+                    time.sleep(rng.uniform(0, clean_run))
+                else:
+                    blocked = wait_for_session(
+                        app, lambda pid, state, xact, query, waits_in=waits_in: xact and waits_in in query
+                    )
+                    assert blocked is not None, label
+                    time.sleep(0.1)
+                mid_transaction = in_transaction(app)
+                kill(process.pid)
+                process.wait(timeout=30)
+            finally:
+                stop_process(process)
+                process.stdout.close()
+                process.stderr.close()
         finally:
-            stop_process(process)
-            process.stdout.close()
-            process.stderr.close()
+            if holder is not None:
+                holder.rollback()
+                holder.execute("SELECT pg_advisory_unlock_all()")
+                holder.close()
         wait_for_no_open_transaction(app)
 
         state = month_state(month)
@@ -305,4 +332,5 @@ def test_a_month_close_killed_at_any_moment_leaves_the_month_closed_whole_or_not
     for label, where, closed, code in outcomes:
         print(f"  kill {label} ({where}, exit {code}): month {'closed whole' if closed else 'untouched'}; "
               "re-run gives the clean close's records")  # fmt: skip
-    assert any(where == "in transaction" and not closed for _, where, closed, _ in outcomes), outcomes
+    steered = [o for o, (_, blocker, _) in zip(outcomes, moments, strict=True) if blocker]
+    assert all(where == "in transaction" and not closed for _, where, closed, _ in steered), outcomes
