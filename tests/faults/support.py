@@ -56,15 +56,22 @@ def subprocess_env(**overrides):
     return env
 
 
-def stop_process(process, timeout=15, sig=signal.SIGTERM):
-    """`sig`, then SIGKILL if it will not go: nothing a test started outlives it."""
+def stop_process(process, timeout=15, group=False):
+    """SIGTERM, then SIGKILL if it will not go: nothing a test started outlives it.
+
+    With `group`, the process leads its own process group (start_new_session) and the SIGKILL
+    goes to the whole group, so a server's workers cannot outlive a master that had to be killed.
+    """
     if process.poll() is None:
-        process.send_signal(sig)
+        process.terminate()
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=timeout)
+    if group:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def children_of(pid):
@@ -124,6 +131,9 @@ class AppServer:
             GUNICORN_WORKERS=workers,
             GUNICORN_THREADS=threads,
             GUNICORN_LOG_LEVEL="warning",
+            # A graceful stop that waits no longer than this for idle workers. (SIGINT's quick stop can
+            # leave a gthread worker deadlocked in its signal handler, orphaned once the master goes.)
+            GUNICORN_GRACEFUL_TIMEOUT=3,
             **env,
         )
         self.process = None
@@ -138,6 +148,7 @@ class AppServer:
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.wait_until_up(timeout)
         return self
@@ -172,8 +183,7 @@ class AppServer:
 
     def stop(self):
         if self.process is not None:
-            # SIGINT is gunicorn's quick shutdown: a graceful one waits out idle keep-alive connections.
-            stop_process(self.process, sig=signal.SIGINT)
+            stop_process(self.process, group=True)
         if self.log is not None:
             self.log.close()
 

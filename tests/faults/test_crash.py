@@ -6,6 +6,7 @@ are aimed (the test watches pg_stat_activity until the victim is inside its tran
 given statement), half are blind (a random delay), so every phase of the work gets hit.
 """
 
+import http.client
 import random
 import subprocess
 import sys
@@ -119,7 +120,7 @@ def test_a_bulk_provision_killed_at_any_moment_is_written_whole_or_not_at_all():
             def send(items=items, answer=answer):
                 try:
                     answer["response"] = server.call("POST", "/api/host/provision", body=items, headers=auth)
-                except OSError as exc:  # the worker died under it
+                except (OSError, http.client.HTTPException) as exc:  # the worker died under it
                     answer["error"] = exc
 
             sender = threading.Thread(target=send)
