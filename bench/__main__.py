@@ -146,6 +146,7 @@ def main(argv=None):
     django.setup()
     # The in-process checks would print a request line each; gunicorn's own logging is untouched.
     logging.getLogger("corrosion.request").setLevel(logging.WARNING)
+    logging.getLogger("django.request").setLevel(logging.ERROR)  # the checks' deliberate 401
     warnings.filterwarnings("ignore", "No directory at")  # whitenoise: nothing is served from static here
 
     from bench.seed import Shape
