@@ -107,7 +107,8 @@ class CpuMeter:
     """CPU spent by the app and by its database backends over one run, when both run on this machine.
 
     The backends are those connected to the benchmark's database (pg_stat_activity); one that
-    exits mid-run takes its share with it, so the database figure is a slight undercount.
+    exits mid-run (CONN_MAX_AGE recycles them every minute) takes its share with it, so the
+    database figure is a lower bound.
     """
 
     def __init__(self, server, backend_pids):

@@ -86,8 +86,8 @@ def table_rows(*, http, checked, close, memory, shape):
     """The table's rows, for whichever parts ran.
 
     `http` maps each case to its runs, one per round. Each ratio is taken within a round (the
-    machine is shared and its speed drifts between rounds); the row shows the round whose ratio
-    is the median, and the range over all rounds in brackets.
+    machine is shared and its speed drifts between rounds); a row shows the median of each ratio
+    over the rounds, the range in brackets, and the figures of the round with the median rps ratio.
     """
     rows = []
     labels = _labels(shape)
@@ -121,13 +121,18 @@ def table_rows(*, http, checked, close, memory, shape):
             return http_row(labels[name], runs[-1])
         rps_ratios = [run.rps / health[i][0] for i, run in enumerate(runs)]
         p99_ratios = [run.p99_ms / health[i][2] for i, run in enumerate(runs)]
-        i = _median(rps_ratios)
+        # Each figure's own median: a p99 is one stall away from any value on this machine, and
+        # the round with the median throughput is not the one with the median tail.
+        i, j = _median(rps_ratios), _median(p99_ratios)
         met = None
         if rps_at_least is not None:
-            met = runs[i].failed == 0 and rps_ratios[i] >= rps_at_least
+            met = all(run.failed == 0 for run in runs) and rps_ratios[i] >= rps_at_least
             if p99_under is not None:
-                met = met and p99_ratios[i] < p99_under
-        ratio = f"rps {rps_ratios[i]:.2f}x{_spread(rps_ratios, '{:.2f}')}, p99 {p99_ratios[i]:.1f}x"
+                met = met and p99_ratios[j] < p99_under
+        ratio = (
+            f"rps {rps_ratios[i]:.2f}x{_spread(rps_ratios, '{:.2f}')}, "
+            f"p99 {p99_ratios[j]:.1f}x{_spread(p99_ratios, '{:.1f}')}"
+        )
         return http_row(labels[name], runs[i], ratio=ratio, target=target, met=met)
 
     if "heartbeat" in http:
