@@ -20,7 +20,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)
+# A local .env with DEBUG on, so plain `manage.py ...` works in a demo checkout too (never committed).
+.env:
+	printf 'DEBUG=1\n' > .env
+
+run: $(STAMP) .env
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py seed_demo --port $(PORT)
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
