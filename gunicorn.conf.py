@@ -11,6 +11,7 @@ import os
 from gunicorn import util
 
 from corrosion.api.errors import error_body
+from corrosion.errors import ErrorCode
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 worker_class = "gthread"
@@ -37,11 +38,8 @@ preload_app = True
 # gunicorn refuses some requests itself, before Django sees them: a request line over 4094 bytes
 # (414), headers too large (431), a malformed request line (400). Its page for those is HTML, and
 # every error a client reads must be the contract's JSON body, so its one writer is replaced here.
-_GUNICORN_ERROR_CODES = {400: "bad_request", 403: "forbidden", 414: "uri_too_long", 431: "headers_too_large"}
-
-
 def _write_json_error(sock, status_int, reason, mesg):
-    code = _GUNICORN_ERROR_CODES.get(status_int, "bad_request" if status_int < 500 else "server_error")
+    code = ErrorCode.for_status(status_int)
     body = json.dumps(error_body(code, f"{reason}.")).encode()
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"

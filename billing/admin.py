@@ -13,11 +13,18 @@ from django.utils.html import format_html, format_html_join
 
 from audit.services import Actor
 from billing.charts import revenue_chart_svg
-from billing.models import BillingMonth, BillingRecord
+from billing.models import BillingMonth, BillingRecord, CloseSummary
 from billing.months import month_format, month_latest_closable, month_parse
-from billing.selectors import EXPORT_COLUMNS, export_rows_for_records, monthly_totals, open_month_figures
-from billing.services import BillingError, CloseSummary, month_close, month_to_close_default
+from billing.selectors import (
+    EXPORT_COLUMNS,
+    export_rows_for_records,
+    month_to_close_default,
+    monthly_totals,
+    open_month_figures,
+)
+from billing.services import month_close
 from corrosion.api.renderers import csv_response
+from corrosion.errors import DomainError
 
 LINES_SHOWN = 200
 
@@ -141,8 +148,8 @@ class BillingMonthAdmin(_ReadOnly, admin.ModelAdmin):
             month = form.cleaned_data["month"]
             try:
                 summary = month_close(month=month, actor=Actor.staff(request.user), dry_run=not confirmed)
-            except BillingError as exc:
-                form.add_error("month", str(exc))
+            except DomainError as exc:
+                form.add_error("month", exc.message)
             else:
                 if summary.outcome == CloseSummary.Outcome.CLOSED:
                     self.message_user(

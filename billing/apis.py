@@ -14,10 +14,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from billing.models import TOTAL_MAX_DIGITS, BillStatus
 from billing.months import month_format, month_parse, month_start
 from billing.rules import LINE_FIELDS
-from billing.selectors import records_for_host
-from billing.services import BillStatus, bill_for
+from billing.selectors import bill_for, records_for_host
 from corrosion.api.pagination import KeysetPagination
 from corrosion.api.renderers import CSVRenderer, csv_response
 from corrosion.api.schema import error_responses, page_of, page_parameters
@@ -53,7 +53,7 @@ class BillingRecordOutputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=BillStatus.choices, default=BillStatus.CLOSED, read_only=True)
     active_license_count = serializers.IntegerField()
     wholesale_rate_usd = serializers.DecimalField(max_digits=10, decimal_places=2)
-    total_amount_usd = serializers.DecimalField(max_digits=12, decimal_places=2)
+    total_amount_usd = serializers.DecimalField(max_digits=TOTAL_MAX_DIGITS, decimal_places=2)
     generated_at = serializers.DateTimeField()
 
 
@@ -62,7 +62,7 @@ class BillOutputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=BillStatus.choices)
     active_license_count = serializers.IntegerField()
     wholesale_rate_usd = serializers.DecimalField(max_digits=10, decimal_places=2)
-    total_amount_usd = serializers.DecimalField(max_digits=12, decimal_places=2)
+    total_amount_usd = serializers.DecimalField(max_digits=TOTAL_MAX_DIGITS, decimal_places=2)
     lines = BillLineSerializer(many=True)
 
 

@@ -1,4 +1,8 @@
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 
 from django.db import models
 from django.db.models import F, Q
@@ -7,6 +11,13 @@ from django.db.models.functions import Round
 from corrosion.db import Immutable
 from hosts.models import Host
 from licensing.models import License, LicenseStatus
+
+TOTAL_MAX_DIGITS = 18
+
+
+class BillStatus(models.TextChoices):
+    CLOSED = "closed", "Closed"
+    OPEN = "open", "Open (computed live)"
 
 
 class BillingMonth(Immutable):
@@ -39,7 +50,10 @@ class BillingRecord(Immutable):
     # The seed's name; it counts billable servers, suspended ones included.
     active_license_count = models.IntegerField()
     wholesale_rate_usd = models.DecimalField(max_digits=10, decimal_places=2)
-    total_amount_usd = models.DecimalField(max_digits=12, decimal_places=2)
+    # Room for the largest count (a 32-bit integer) times the largest rate the database allows
+    # (hosts.models.RATE_CEILING_USD, 100000.00): 2,147,483,647 x 100,000.00 has 15 digits before
+    # the point, so no valid input can make a month impossible to close.
+    total_amount_usd = models.DecimalField(max_digits=TOTAL_MAX_DIGITS, decimal_places=2)
     generated_at = models.DateTimeField()
 
     class Meta:
@@ -52,8 +66,9 @@ class BillingRecord(Immutable):
             models.CheckConstraint(condition=Q(active_license_count__gte=0), name="host_billing_records_count_gte_0"),
             models.CheckConstraint(condition=Q(wholesale_rate_usd__gte=0), name="host_billing_records_rate_gte_0"),
             models.CheckConstraint(condition=Q(total_amount_usd__gte=0), name="host_billing_records_total_gte_0"),
-            # Round: SQLite multiplies decimals as floats (3 * 6.10 = 18.299999...); PostgreSQL's
-            # numeric product of a 2-place rate is exact, so there the round changes nothing.
+            # corrosion.money.money_round, repeated in SQL as a constraint must be. SQLite multiplies
+            # decimals as floats (3 * 6.10 = 18.299999...); PostgreSQL's numeric product of a 2-place
+            # rate is exact, so there the round changes nothing.
             models.CheckConstraint(
                 condition=Q(total_amount_usd=Round(F("active_license_count") * F("wholesale_rate_usd"), 2)),
                 name="host_billing_records_total_is_count_times_rate",
@@ -90,3 +105,54 @@ class BillingLine(Immutable):
 
     def __str__(self):
         return f"{self.record} / {self.server_id}"
+
+
+# --- Value types: what the billing reads and the close hand back (not tables) ----------------------
+
+
+@dataclass(frozen=True)
+class Bill:
+    """A host's bill for one month, closed (from its record) or open (computed live)."""
+
+    month: date
+    status: str
+    active_license_count: int
+    wholesale_rate_usd: Decimal
+    total_amount_usd: Decimal
+    lines: Iterable = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    host_id: object
+    company_name: str
+    active_license_count: int
+    wholesale_rate_usd: Decimal
+    total_amount_usd: Decimal
+
+
+@dataclass(frozen=True)
+class CloseSummary:
+    """What closing a month did (or, for a dry run or a month already closed, would do / did)."""
+
+    class Outcome:
+        CLOSED = "closed"
+        ALREADY_CLOSED = "already_closed"
+        DRY_RUN = "dry_run"
+
+    month: date
+    outcome: str
+    rows: list[SummaryRow]
+    closed_at: datetime | None
+
+    @property
+    def host_count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def server_count(self) -> int:
+        return sum(row.active_license_count for row in self.rows)
+
+    @property
+    def total_amount_usd(self) -> Decimal:
+        return sum((row.total_amount_usd for row in self.rows), Decimal("0.00"))

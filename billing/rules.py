@@ -21,10 +21,10 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import Coalesce, RowNumber
 
 from billing.months import billing_grace, month_end, month_start
+from corrosion.money import money_round
 from hosts.models import Host, HostRate
 from licensing.models import HostLicense
 
-MONEY = Decimal("0.01")
 CHUNK_SIZE = 2000
 
 LINE_FIELDS = (
@@ -68,8 +68,8 @@ class HostBill:
 
 
 def bill_total(*, count: int, rate: Decimal) -> Decimal:
-    """The one place money is rounded: once, on the product."""
-    return (Decimal(count) * rate).quantize(MONEY)
+    """A month's total: count x rate, rounded once, on the product."""
+    return money_round(Decimal(count) * rate)
 
 
 def _host_ids(hosts):
@@ -148,7 +148,7 @@ def host_rate_rows(*, month: date, hosts: Iterable | None = None) -> QuerySet:
 def host_rates(*, month: date, hosts: Iterable | None = None) -> dict[UUID, Decimal]:
     rates = host_rate_rows(month=month, hosts=hosts).values_list("id", "rate")
     # SQLite returns an annotation's decimal unscaled (6 for 6.00); give every rate its 2 places.
-    return {pk: rate.quantize(MONEY) for pk, rate in rates}
+    return {pk: money_round(rate) for pk, rate in rates}
 
 
 def _bills(*, month, rates, rows):
@@ -165,15 +165,6 @@ def host_bills(*, month: date, hosts: Iterable | None = None, chunk_size: int = 
     rates = host_rates(month=month, hosts=hosts)
     rows = billable_servers(month=month, hosts=hosts).iterator(chunk_size=chunk_size)
     yield from _bills(month=month, rates=rates, rows=rows)
-
-
-def host_bill(*, host: Host, month: date) -> HostBill:
-    """One host's bill for `month`, computed live; zero lines when nothing is billable."""
-    rates = host_rates(month=month, hosts=[host])
-    rows = billable_servers(month=month, hosts=[host])
-    for bill in _bills(month=month, rates=rates, rows=rows):
-        return bill
-    return HostBill(host_id=host.pk, month=month, wholesale_rate_usd=rates[host.pk], lines=[])
 
 
 def billable_server_count(*, month: date, hosts: Iterable | None = None) -> int:

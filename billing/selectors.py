@@ -1,4 +1,5 @@
-"""Reads of stored billing rows, for the API, the admin and the export."""
+"""Every billing read: bills (closed from their records, open by the rule), the month to close,
+exports and the overview's figures. Nothing here writes."""
 
 from collections import Counter
 from collections.abc import Iterator
@@ -6,13 +7,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Min, QuerySet, Sum
 from django.utils import timezone
 
-from billing.models import BillingMonth, BillingRecord
-from billing.months import month_of, month_previous
-from billing.rules import MONEY, bill_total, billable_servers, host_rates
+from billing.models import Bill, BillingLine, BillingMonth, BillingRecord, BillStatus, CloseSummary, SummaryRow
+from billing.months import month_latest_closable, month_of, month_previous
+from billing.rules import LINE_FIELDS, BillLine, bill_total, billable_server_count, billable_servers, host_rates
+from corrosion.money import money_round
 from hosts.models import Host
+from licensing.models import HostLicense
 
 EXPORT_COLUMNS = (
     "month",
@@ -26,6 +29,110 @@ EXPORT_COLUMNS = (
 
 def month_is_closed(*, month: date) -> bool:
     return BillingMonth.objects.filter(month=month).exists()
+
+
+class _StoredLines:
+    """A closed record's lines, read from the database each time they are iterated, in chunks."""
+
+    def __init__(self, record_id, chunk_size=2000):
+        self.record_id = record_id
+        self.chunk_size = chunk_size
+
+    def __iter__(self) -> Iterator[BillLine]:
+        rows = BillingLine.objects.filter(record_id=self.record_id).order_by("server_id").values(*LINE_FIELDS)
+        for row in rows.iterator(chunk_size=self.chunk_size):
+            yield BillLine(**row)
+
+
+class _LiveLines:
+    """An open month's lines by the billing rule, queried each time they are iterated, in chunks."""
+
+    def __init__(self, *, host, month, chunk_size=2000):
+        self.host = host
+        self.month = month
+        self.chunk_size = chunk_size
+
+    def __iter__(self) -> Iterator[BillLine]:
+        rows = billable_servers(month=self.month, hosts=[self.host])
+        for row in rows.iterator(chunk_size=self.chunk_size):
+            yield BillLine(**{name: row[name] for name in LINE_FIELDS})
+
+
+def bill_for(*, host: Host, month: date) -> Bill:
+    """The host's bill for `month`: its record once the month is closed, else computed by the rule."""
+    record = BillingRecord.objects.filter(host=host, billing_month=month).first()
+    if record is not None:
+        return Bill(
+            month=month,
+            status=BillStatus.CLOSED,
+            active_license_count=record.active_license_count,
+            wholesale_rate_usd=record.wholesale_rate_usd,
+            total_amount_usd=record.total_amount_usd,
+            lines=_StoredLines(record.pk),
+        )
+    if month_is_closed(month=month):
+        # Closed with nothing billable: no record row, and the rate history says what the rate was.
+        rate = host_rates(month=month, hosts=[host])[host.pk]
+        return Bill(
+            month=month,
+            status=BillStatus.CLOSED,
+            active_license_count=0,
+            wholesale_rate_usd=rate,
+            total_amount_usd=bill_total(count=0, rate=rate),
+        )
+    # Open: counted, then its lines streamed when read, so a CSV of 100,000 lines never sits in
+    # memory (holding them made the process 2.9x as big as for a small month; BENCHMARKS.md). A
+    # license changing between the two reads can show in one and not the other: the month is
+    # live until it is closed.
+    rate = host_rates(month=month, hosts=[host])[host.pk]
+    count = billable_server_count(month=month, hosts=[host])
+    return Bill(
+        month=month,
+        status=BillStatus.OPEN,
+        active_license_count=count,
+        wholesale_rate_usd=rate,
+        total_amount_usd=bill_total(count=count, rate=rate),
+        lines=_LiveLines(host=host, month=month),
+    )
+
+
+def month_to_close_default(*, now: datetime | None = None) -> date | None:
+    """The latest month that can be closed and is not, or None when every such month is closed.
+
+    Months before the first license ever provisioned had nothing to bill, so the search stops there.
+    """
+    month = month_latest_closable(now=now)
+    closed = set(BillingMonth.objects.filter(month__lte=month).values_list("month", flat=True))
+    if month not in closed:
+        return month
+    first = HostLicense.objects.aggregate(first=Min("provisioned_at"))["first"]
+    if first is None:
+        return None
+    while month >= month_of(first):
+        if month not in closed:
+            return month
+        month = month_previous(month)
+    return None
+
+
+def closed_summary(*, month: date) -> CloseSummary:
+    """What the close of `month` wrote, from its records."""
+    register = BillingMonth.objects.get(month=month)
+    records = BillingRecord.objects.filter(billing_month=month).select_related("host").order_by("host_id")
+    rows = [
+        SummaryRow(
+            host_id=record.host_id,
+            company_name=record.host.company_name,
+            active_license_count=record.active_license_count,
+            wholesale_rate_usd=record.wholesale_rate_usd,
+            total_amount_usd=record.total_amount_usd,
+        )
+        for record in records.iterator(chunk_size=2000)
+    ]
+    rows.sort(key=lambda row: (row.company_name.lower(), str(row.host_id)))
+    return CloseSummary(
+        month=month, outcome=CloseSummary.Outcome.ALREADY_CLOSED, rows=rows, closed_at=register.closed_at
+    )
 
 
 def records_for_host(*, host: Host) -> QuerySet:
@@ -79,7 +186,7 @@ def monthly_totals(*, months: int, now: datetime | None = None) -> list[MonthFig
         MonthFigures(
             month=month,
             servers=sums[month]["servers"] if month in sums else 0,
-            revenue_usd=(sums[month]["revenue"] if month in sums else Decimal(0)).quantize(MONEY),
+            revenue_usd=money_round(sums[month]["revenue"] if month in sums else Decimal(0)),
         )
         for month in sorted(wanted)
     ]

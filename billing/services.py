@@ -1,175 +1,24 @@
-"""Bills and closing months: the only code that writes billing rows."""
+"""Closing months: the only code that writes billing rows."""
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import date
 
 from django.conf import settings
-from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Min
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
-from billing.models import BillingLine, BillingMonth, BillingRecord
-from billing.months import month_closable_from, month_format, month_latest_closable, month_of, month_previous
-from billing.rules import (
-    LINE_FIELDS,
-    BillLine,
-    bill_total,
-    billable_server_count,
-    billable_servers,
-    host_bills,
-    host_rate_rows,
-    host_rates,
-)
+from billing.models import BillingLine, BillingMonth, BillingRecord, CloseSummary, SummaryRow
+from billing.months import month_closable_from, month_format
+from billing.rules import LINE_FIELDS, billable_server_count, billable_servers, host_bills, host_rate_rows
+from billing.selectors import closed_summary, month_is_closed
+from corrosion.errors import DomainError, ErrorCode
 from hosts.models import Host
-from licensing.models import HostLicense
 
 BATCH_SIZE = 1000
 # pg_advisory_xact_lock(namespace, month key): "bill" in ASCII, so no other lock of ours collides.
 LOCK_NAMESPACE = 0x62696C6C
-
-
-class BillingError(Exception):
-    """A billing operation that cannot be done; the message says why."""
-
-
-class BillStatus(models.TextChoices):
-    CLOSED = "closed", "Closed"
-    OPEN = "open", "Open (computed live)"
-
-
-class _StoredLines:
-    """A closed record's lines, read from the database each time they are iterated, in chunks."""
-
-    def __init__(self, record_id, chunk_size=2000):
-        self.record_id = record_id
-        self.chunk_size = chunk_size
-
-    def __iter__(self) -> Iterator[BillLine]:
-        rows = BillingLine.objects.filter(record_id=self.record_id).order_by("server_id").values(*LINE_FIELDS)
-        for row in rows.iterator(chunk_size=self.chunk_size):
-            yield BillLine(**row)
-
-
-class _LiveLines:
-    """An open month's lines by the billing rule, queried each time they are iterated, in chunks."""
-
-    def __init__(self, *, host, month, chunk_size=2000):
-        self.host = host
-        self.month = month
-        self.chunk_size = chunk_size
-
-    def __iter__(self) -> Iterator[BillLine]:
-        rows = billable_servers(month=self.month, hosts=[self.host])
-        for row in rows.iterator(chunk_size=self.chunk_size):
-            yield BillLine(**{name: row[name] for name in LINE_FIELDS})
-
-
-@dataclass(frozen=True)
-class Bill:
-    """A host's bill for one month, closed (from its record) or open (computed live)."""
-
-    month: date
-    status: str
-    active_license_count: int
-    wholesale_rate_usd: Decimal
-    total_amount_usd: Decimal
-    lines: Iterable[BillLine] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class SummaryRow:
-    host_id: object
-    company_name: str
-    active_license_count: int
-    wholesale_rate_usd: Decimal
-    total_amount_usd: Decimal
-
-
-@dataclass(frozen=True)
-class CloseSummary:
-    """What closing a month did (or, for a dry run or a month already closed, would do / did)."""
-
-    class Outcome:
-        CLOSED = "closed"
-        ALREADY_CLOSED = "already_closed"
-        DRY_RUN = "dry_run"
-
-    month: date
-    outcome: str
-    rows: list[SummaryRow]
-    closed_at: datetime | None
-
-    @property
-    def host_count(self) -> int:
-        return len(self.rows)
-
-    @property
-    def server_count(self) -> int:
-        return sum(row.active_license_count for row in self.rows)
-
-    @property
-    def total_amount_usd(self) -> Decimal:
-        return sum((row.total_amount_usd for row in self.rows), Decimal("0.00"))
-
-
-def bill_for(*, host: Host, month: date) -> Bill:
-    """The host's bill for `month`: its record once the month is closed, else computed by the rule."""
-    record = BillingRecord.objects.filter(host=host, billing_month=month).first()
-    if record is not None:
-        return Bill(
-            month=month,
-            status=BillStatus.CLOSED,
-            active_license_count=record.active_license_count,
-            wholesale_rate_usd=record.wholesale_rate_usd,
-            total_amount_usd=record.total_amount_usd,
-            lines=_StoredLines(record.pk),
-        )
-    if BillingMonth.objects.filter(month=month).exists():
-        # Closed with nothing billable: no record row, and the rate history says what the rate was.
-        rate = host_rates(month=month, hosts=[host])[host.pk]
-        return Bill(
-            month=month,
-            status=BillStatus.CLOSED,
-            active_license_count=0,
-            wholesale_rate_usd=rate,
-            total_amount_usd=bill_total(count=0, rate=rate),
-        )
-    # Open: counted, then its lines streamed when read, so a CSV of 100,000 lines never sits in
-    # memory (holding them made the process 2.9x as big as for a small month; BENCHMARKS.md). A
-    # license changing between the two reads can show in one and not the other: the month is
-    # live until it is closed.
-    rate = host_rates(month=month, hosts=[host])[host.pk]
-    count = billable_server_count(month=month, hosts=[host])
-    return Bill(
-        month=month,
-        status=BillStatus.OPEN,
-        active_license_count=count,
-        wholesale_rate_usd=rate,
-        total_amount_usd=bill_total(count=count, rate=rate),
-        lines=_LiveLines(host=host, month=month),
-    )
-
-
-def month_to_close_default(*, now: datetime | None = None) -> date | None:
-    """The latest month that can be closed and is not, or None when every such month is closed.
-
-    Months before the first license ever provisioned had nothing to bill, so the search stops there.
-    """
-    month = month_latest_closable(now=now)
-    closed = set(BillingMonth.objects.filter(month__lte=month).values_list("month", flat=True))
-    if month not in closed:
-        return month
-    first = HostLicense.objects.aggregate(first=Min("provisioned_at"))["first"]
-    if first is None:
-        return None
-    while month >= month_of(first):
-        if month not in closed:
-            return month
-        month = month_previous(month)
-    return None
 
 
 def month_close(
@@ -183,26 +32,30 @@ def month_close(
     """Close `month` for every host: a record and its lines per host with something billable.
 
     Safe to re-run (a closed month is a no-op returning what was closed) and to run twice at once:
-    the whole month is written in one transaction, so it is closed entirely or not at all.
+    the whole month is written in one transaction, so it is closed entirely or not at all. A dry run
+    runs the very same statements in a transaction it rolls back, so the preview cannot drift from
+    the close.
     """
     now = timezone.now()
     closable_from = month_closable_from(month)
     if now < closable_from:
-        raise BillingError(
+        raise DomainError(
+            ErrorCode.MONTH_NOT_CLOSABLE,
             f"{month_format(month)} cannot be closed before {closable_from:%Y-%m-%d %H:%M} UTC: "
-            f"its end plus the {settings.BILLING_GRACE_HOURS}-hour grace period."
+            f"its end plus the {settings.BILLING_GRACE_HOURS}-hour grace period.",
         )
-    if BillingMonth.objects.filter(month=month).exists():
-        return _closed_summary(month)
-    if dry_run:
-        rows = _write_bills(month=month, now=now, batch_size=batch_size, progress=progress, write=False)
-        return CloseSummary(month=month, outcome=CloseSummary.Outcome.DRY_RUN, rows=rows, closed_at=None)
+    if month_is_closed(month=month):
+        return closed_summary(month=month)
     try:
         with transaction.atomic():
-            _lock_month(month)
-            if BillingMonth.objects.filter(month=month).exists():
-                return _closed_summary(month)  # another closer finished while we waited for the lock
-            rows = _write_bills(month=month, now=now, batch_size=batch_size, progress=progress, write=True)
+            if not dry_run:
+                _lock_month(month)
+                if month_is_closed(month=month):
+                    return closed_summary(month=month)  # another closer finished while we waited for the lock
+            rows = _write_bills(month=month, now=now, batch_size=batch_size, progress=progress)
+            if dry_run:
+                transaction.set_rollback(True)
+                return CloseSummary(month=month, outcome=CloseSummary.Outcome.DRY_RUN, rows=rows, closed_at=None)
             register = BillingMonth.objects.create(month=month, closed_at=now, closed_by=f"{actor.type}:{actor.name}")
             summary = CloseSummary(month=month, outcome=CloseSummary.Outcome.CLOSED, rows=rows, closed_at=now)
             audit_record(
@@ -219,10 +72,10 @@ def month_close(
             )
             return summary
     except IntegrityError:
-        # The unique constraints are the backstop when no lock serialised us (SQLite, or a closer
-        # that bypassed it): the other run's month stands, whole.
-        if BillingMonth.objects.filter(month=month).exists():
-            return _closed_summary(month)
+        # The unique constraints are the backstop when no lock serialised us (SQLite, a dry run, or
+        # a closer that bypassed it): the other run's month stands, whole.
+        if month_is_closed(month=month):
+            return closed_summary(month=month)
         raise
 
 
@@ -237,21 +90,21 @@ def _lock_month(month):
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, month.year * 100 + month.month])
 
 
-def _write_bills(*, month, now, batch_size, progress, write):
-    """Compute every host's bill and, when `write`, insert records and lines.
+def _write_bills(*, month, now, batch_size, progress):
+    """Compute every host's bill and insert its record and lines.
 
-    PostgreSQL: the host names, then one INSERT ... SELECT for the whole month. Elsewhere (and for
-    a dry run): the host names, the rates, the streamed billable servers (plus their count when
-    there is a progress bar), then a fixed number of INSERTs per batch.
+    PostgreSQL: the host names, then one INSERT ... SELECT for the whole month. Elsewhere: the host
+    names, the rates, the streamed billable servers (plus their count when there is a progress
+    bar), then a fixed number of INSERTs per batch.
     """
     names = dict(Host.objects.values_list("pk", "company_name"))
-    if write and connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
         return _insert_bills_in_one_statement(month=month, now=now, names=names, progress=progress)
     total = billable_server_count(month=month) if progress else 0
     rows, records, lines, done = [], [], [], 0
 
     def flush():
-        if write and records:
+        if records:
             BillingRecord.objects.bulk_create(records)
             BillingLine.objects.bulk_create(lines, batch_size=batch_size)
         records.clear()
@@ -289,7 +142,8 @@ def _write_bills(*, month, now, batch_size, progress, write):
 
 # On PostgreSQL the month is written by one INSERT ... SELECT: the rows never travel to Python and
 # back, which made the close 7.5 times slower than the database's own work (BENCHMARKS.md). The
-# billing rule is still rules.py's alone: its querysets are compiled into the statement.
+# billing rule is still rules.py's alone: its querysets are compiled into the statement. ROUND(x, 2)
+# is corrosion.money.money_round, repeated in SQL.
 _INSERT_BILLS = """
 WITH billable AS MATERIALIZED ({billable}),
 rates AS ({rates}),
@@ -340,22 +194,3 @@ def _insert_bills_in_one_statement(*, month, now, names, progress):
         progress(done, done)
     rows.sort(key=lambda row: (row.company_name.lower(), str(row.host_id)))
     return rows
-
-
-def _closed_summary(month):
-    register = BillingMonth.objects.get(month=month)
-    records = BillingRecord.objects.filter(billing_month=month).select_related("host").order_by("host_id")
-    rows = [
-        SummaryRow(
-            host_id=record.host_id,
-            company_name=record.host.company_name,
-            active_license_count=record.active_license_count,
-            wholesale_rate_usd=record.wholesale_rate_usd,
-            total_amount_usd=record.total_amount_usd,
-        )
-        for record in records.iterator(chunk_size=2000)
-    ]
-    rows.sort(key=lambda row: (row.company_name.lower(), str(row.host_id)))
-    return CloseSummary(
-        month=month, outcome=CloseSummary.Outcome.ALREADY_CLOSED, rows=rows, closed_at=register.closed_at
-    )

@@ -5,6 +5,7 @@ ALLOWED_HOSTS, `manage.py check --deploy` is clean.
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -38,7 +39,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
-    "django_filters",
     "axes",
     "audit",
     "hosts",
@@ -183,6 +183,10 @@ MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 ONLINE_WINDOW_MINUTES = env.int("ONLINE_WINDOW_MINUTES", default=10)
 BILLING_GRACE_HOURS = env.int("BILLING_GRACE_HOURS", default=72)
+# The highest wholesale rate staff may set; the database's own ceiling (hosts.models) is 100000.00.
+MAX_WHOLESALE_RATE_USD = Decimal(env("MAX_WHOLESALE_RATE_USD", default="1000.00"))
+if not Decimal("0") <= MAX_WHOLESALE_RATE_USD <= Decimal("100000.00"):
+    raise ImproperlyConfigured("MAX_WHOLESALE_RATE_USD must be from 0.00 to 100000.00.")
 PANEL_BASE_DOMAIN = env("PANEL_BASE_DOMAIN", default="panel.corrosion.gg")
 PLUGIN_DOWNLOAD_URL = env("PLUGIN_DOWNLOAD_URL", default="https://downloads.corrosion.gg/plugin/latest/Corrosion.cs")
 # How stale an API key's last_used_at may get before a request writes it again.
@@ -221,7 +225,7 @@ SPECTACULAR_SETTINGS = {
     ],
     # Licenses and bills both have a "status": name each set of choices, or both get hashed names.
     "ENUM_NAME_OVERRIDES": {
-        "BillStatusEnum": "billing.services.BillStatus",
+        "BillStatusEnum": "billing.models.BillStatus",
         "LicenseStatusEnum": "licensing.models.LicenseStatus",
     },
 }

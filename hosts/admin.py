@@ -1,13 +1,24 @@
 """Staff manage hosts, their rates and keys here; every change goes through hosts.services."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from audit.services import Actor
+from corrosion.admin_tools import DomainErrorAdminMixin
+from corrosion.errors import DomainError
 from hosts.models import Host, HostAPIKey, HostRate
-from hosts.services import HostError, api_key_issue, api_key_revoke, host_create, host_update
+from hosts.services import (
+    api_key_issue,
+    api_key_revoke,
+    host_create,
+    host_update,
+    validate_company_name,
+    validate_contact_email,
+    validate_rate,
+)
 
 
 def key_shown_once(request, *, host, issued, admin_site):
@@ -67,8 +78,34 @@ class LiveLicenseCountFilter(admin.SimpleListFilter):
         return queryset
 
 
+class HostForm(forms.ModelForm):
+    """Checks each field with the services' own validators, so a refusal is shown on its field."""
+
+    class Meta:
+        model = Host
+        fields = ["company_name", "contact_email", "wholesale_rate_usd"]
+
+    def _check(self, validator, name, **kwargs):
+        try:
+            return validator(self.cleaned_data[name], **kwargs)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.field_messages().get(name, [exc.message])) from None
+
+    def clean_company_name(self):
+        return self._check(validate_company_name, "company_name")
+
+    def clean_contact_email(self):
+        return self._check(
+            validate_contact_email, "contact_email", exclude_host=self.instance if self.instance.pk else None
+        )
+
+    def clean_wholesale_rate_usd(self):
+        return self._check(validate_rate, "wholesale_rate_usd")
+
+
 @admin.register(Host)
-class HostAdmin(admin.ModelAdmin):
+class HostAdmin(DomainErrorAdminMixin, admin.ModelAdmin):
+    form = HostForm
     list_display = ["company_name", "contact_email", "wholesale_rate_usd", "active", "live_licenses", "last_activity"]
     list_filter = ["active", LiveLicenseCountFilter]
     search_fields = ["company_name", "contact_email"]
@@ -123,25 +160,23 @@ class HostAdmin(admin.ModelAdmin):
                         wholesale_rate_usd=form.cleaned_data["wholesale_rate_usd"],
                         actor=Actor.staff(request.user),
                     )
-                except HostError as exc:
+                except DomainError as exc:
                     # Lost a race the form's own checks could not see: start over, nothing was written.
-                    self.message_user(request, str(exc), messages.ERROR)
+                    self.message_domain_error(request, exc)
                     return HttpResponseRedirect(request.get_full_path())
                 return key_shown_once(request, host=host, issued=issued, admin_site=self.admin_site)
         return super().add_view(request, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
-        # Only edits reach here: add_view creates hosts through host_create itself.
-        try:
-            host_update(
-                host=obj,
-                actor=Actor.staff(request.user),
-                company_name=form.cleaned_data["company_name"],
-                contact_email=form.cleaned_data["contact_email"],
-                wholesale_rate_usd=form.cleaned_data["wholesale_rate_usd"],
-            )
-        except HostError as exc:
-            self.message_user(request, f"Not saved: {exc}", messages.ERROR)
+        # Only edits reach here: add_view creates hosts through host_create itself. A refusal
+        # raises, so the admin's transaction rolls back and no "changed successfully" is said.
+        host_update(
+            host=obj,
+            actor=Actor.staff(request.user),
+            company_name=form.cleaned_data["company_name"],
+            contact_email=form.cleaned_data["contact_email"],
+            wholesale_rate_usd=form.cleaned_data["wholesale_rate_usd"],
+        )
 
     def has_delete_permission(self, request, obj=None):
         return False  # hosts with history are deactivated, never deleted

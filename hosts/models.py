@@ -8,13 +8,19 @@ from django.db.models.functions import Lower
 from corrosion.db import Immutable, Undeletable
 
 DEFAULT_WHOLESALE_RATE = Decimal("6.00")
+# The highest MAX_WHOLESALE_RATE_USD an operator may configure; the database refuses anything above it,
+# so a month's total (count x rate) always fits its column, whatever the setting says.
+RATE_CEILING_USD = Decimal("100000.00")
+COMPANY_NAME_MAX_LENGTH = 200
+
+_RATE_IN_RANGE = models.Q(wholesale_rate_usd__gte=0, wholesale_rate_usd__lte=RATE_CEILING_USD)
 
 
 class Host(Undeletable):
     """A hosting company that resells Corrosion with the servers it rents out."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    company_name = models.CharField(max_length=200)
+    company_name = models.CharField(max_length=COMPANY_NAME_MAX_LENGTH)
     contact_email = models.EmailField(max_length=254)
     # The rate in force now; every change is also kept in HostRate, which billing reads.
     wholesale_rate_usd = models.DecimalField(max_digits=10, decimal_places=2, default=DEFAULT_WHOLESALE_RATE)
@@ -26,8 +32,13 @@ class Host(Undeletable):
         db_table = "hosts"
         ordering = ["company_name"]
         constraints = [
-            models.UniqueConstraint(Lower("contact_email"), name="hosts_contact_email_ci_unique"),
-            models.CheckConstraint(condition=models.Q(wholesale_rate_usd__gte=0), name="hosts_rate_non_negative"),
+            models.UniqueConstraint(
+                Lower("contact_email"),
+                name="hosts_contact_email_ci_unique",
+                violation_error_message="A host with this e-mail already exists.",
+            ),
+            models.CheckConstraint(condition=_RATE_IN_RANGE, name="hosts_rate_in_range"),
+            models.CheckConstraint(condition=~models.Q(company_name=""), name="hosts_company_name_not_empty"),
         ]
 
     def __str__(self):
@@ -50,7 +61,7 @@ class HostRate(Immutable):
         ordering = ["host", "-effective_from"]
         constraints = [
             models.UniqueConstraint(fields=["host", "effective_from"], name="host_rates_host_time_unique"),
-            models.CheckConstraint(condition=models.Q(wholesale_rate_usd__gte=0), name="host_rates_non_negative"),
+            models.CheckConstraint(condition=_RATE_IN_RANGE, name="host_rates_in_range"),
         ]
 
     def __str__(self):

@@ -1,20 +1,18 @@
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from corrosion.errors import DomainError, ErrorCode
+from corrosion.money import has_cents_only
 from hosts.keys import generate_key_id, generate_raw_key
-from hosts.models import DEFAULT_WHOLESALE_RATE, Host, HostAPIKey, HostRate
-
-MONEY = Decimal("0.01")
-
-
-class HostError(Exception):
-    """A change to a host or key that cannot be made; the message says why."""
+from hosts.models import COMPANY_NAME_MAX_LENGTH, DEFAULT_WHOLESALE_RATE, Host, HostAPIKey, HostRate
 
 
 @dataclass(frozen=True)
@@ -25,21 +23,63 @@ class IssuedKey:
     raw_key: str
 
 
-def _normalise_rate(rate):
-    rate = Decimal(str(rate)).quantize(MONEY)
-    if rate < 0:
-        raise HostError("The wholesale rate cannot be negative.")
-    return rate
+def _invalid(field, message):
+    return DomainError(ErrorCode.INVALID, message, fields={field: [message]})
+
+
+def validate_rate(value) -> Decimal:
+    """A wholesale rate exactly as given, or DomainError: 0.00 to MAX_WHOLESALE_RATE_USD, at most two
+    decimal places. Never rounded: 6.005 is a typo to ask about, not 6.01 to bill."""
+    try:
+        rate = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise _invalid("wholesale_rate_usd", f"{value!r} is not a number: write a rate like 6.00.") from None
+    maximum = settings.MAX_WHOLESALE_RATE_USD
+    if not rate.is_finite() or not Decimal(0) <= rate <= maximum:
+        raise _invalid("wholesale_rate_usd", f"The wholesale rate must be from 0.00 to {maximum} USD.")
+    if not has_cents_only(rate):
+        raise _invalid("wholesale_rate_usd", f"{value} has more than two decimal places: give the rate in cents.")
+    return rate.quantize(Decimal("0.01"))
+
+
+def validate_company_name(value) -> str:
+    name = (value or "").strip()
+    if not name or len(name) > COMPANY_NAME_MAX_LENGTH:
+        raise _invalid("company_name", f"The company name must be 1 to {COMPANY_NAME_MAX_LENGTH} characters.")
+    return name
+
+
+def validate_contact_email(value, *, exclude_host=None) -> str:
+    email = (value or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise _invalid("contact_email", f"{value!r} is not an e-mail address.") from None
+    taken = Host.objects.filter(contact_email__iexact=email)
+    if exclude_host is not None:
+        taken = taken.exclude(pk=exclude_host.pk)
+    if taken.exists():
+        raise _email_taken(email)
+    return email
+
+
+def _email_taken(email):
+    message = f"A host with the e-mail {email} already exists."
+    return DomainError(ErrorCode.HOST_EMAIL_TAKEN, message, fields={"contact_email": [message]})
 
 
 @transaction.atomic
 def host_create(*, company_name, contact_email, actor, wholesale_rate_usd=DEFAULT_WHOLESALE_RATE, key_name="initial"):
     """Create a host, its first rate-history row and its first API key."""
-    rate = _normalise_rate(wholesale_rate_usd)
-    if Host.objects.filter(contact_email__iexact=contact_email).exists():
-        raise HostError(f"A host with the e-mail {contact_email} already exists.")
+    rate = validate_rate(wholesale_rate_usd)
+    company_name = validate_company_name(company_name)
+    contact_email = validate_contact_email(contact_email)
     now = timezone.now()
-    host = Host.objects.create(company_name=company_name, contact_email=contact_email, wholesale_rate_usd=rate)
+    try:
+        with transaction.atomic():
+            host = Host.objects.create(company_name=company_name, contact_email=contact_email, wholesale_rate_usd=rate)
+    except IntegrityError:
+        raise _email_taken(contact_email) from None  # created meanwhile: the unique index decides
     HostRate.objects.create(host=host, wholesale_rate_usd=rate, effective_from=now)
     audit_record(
         actor=actor,
@@ -59,7 +99,7 @@ def host_update(*, host, actor, wholesale_rate_usd=None, active=None, company_na
     now = timezone.now()
     changes = {}
     if wholesale_rate_usd is not None:
-        rate = _normalise_rate(wholesale_rate_usd)
+        rate = validate_rate(wholesale_rate_usd)
         if rate != host.wholesale_rate_usd:
             changes["wholesale_rate_usd"] = [str(host.wholesale_rate_usd), str(rate)]
             host.wholesale_rate_usd = rate
@@ -67,12 +107,13 @@ def host_update(*, host, actor, wholesale_rate_usd=None, active=None, company_na
     if active is not None and active != host.active:
         changes["active"] = [host.active, active]
         host.active = active
+    if company_name is not None:
+        company_name = validate_company_name(company_name)
     if company_name is not None and company_name != host.company_name:
         changes["company_name"] = [host.company_name, company_name]
         host.company_name = company_name
     if contact_email is not None and contact_email != host.contact_email:
-        if Host.objects.filter(contact_email__iexact=contact_email).exclude(pk=host.pk).exists():
-            raise HostError(f"A host with the e-mail {contact_email} already exists.")
+        contact_email = validate_contact_email(contact_email, exclude_host=host)
         changes["contact_email"] = [host.contact_email, contact_email]
         host.contact_email = contact_email
     if not changes:
@@ -80,8 +121,8 @@ def host_update(*, host, actor, wholesale_rate_usd=None, active=None, company_na
     try:
         with transaction.atomic():
             host.save()
-    except IntegrityError as exc:
-        raise HostError(f"The change breaks a rule of the data: {exc}") from exc
+    except IntegrityError:
+        raise _email_taken(host.contact_email) from None  # taken meanwhile: the unique index decides
     audit_record(actor=actor, action="host.updated", target=host, data=changes, occurred_at=now)
     return host
 
@@ -102,7 +143,7 @@ def api_key_issue(*, host, actor, name=""):
         except IntegrityError:
             continue
     else:
-        raise HostError("Could not find a free key id; try again.")
+        raise DomainError(ErrorCode.SERVICE_UNAVAILABLE, "Could not find a free key id; try again.", retry_after=1)
     audit_record(actor=actor, action="api_key.issued", target=host, data={"key_id": key_id, "name": name})
     return IssuedKey(api_key=api_key, raw_key=raw_key)
 
@@ -113,7 +154,7 @@ def api_key_revoke(*, key_id, actor):
     try:
         api_key = HostAPIKey.objects.select_for_update().select_related("host").get(key_id=key_id)
     except HostAPIKey.DoesNotExist:
-        raise HostError(f"No API key with the id {key_id}.") from None
+        raise DomainError(ErrorCode.API_KEY_NOT_FOUND, f"No API key with the id {key_id}.") from None
     if api_key.revoked_at is not None:
         return api_key
     api_key.revoked_at = timezone.now()

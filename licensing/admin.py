@@ -5,9 +5,10 @@ from django.utils.html import format_html, format_html_join
 
 from audit.selectors import audit_events_for
 from audit.services import Actor
+from corrosion.errors import DomainError
 from licensing.models import HostLicense
 from licensing.selectors import online_since
-from licensing.services import InvalidTransition, license_resume, license_suspend, license_terminate
+from licensing.services import license_resume, license_suspend, license_terminate
 
 
 class OnlineFilter(admin.SimpleListFilter):
@@ -115,8 +116,8 @@ class HostLicenseAdmin(admin.ModelAdmin):
             before = host_license.status
             try:
                 after = change(host_license=host_license, actor=Actor.staff(request.user)).status
-            except InvalidTransition as exc:
-                refused.append(f"{host_license.server_identifier}: {exc}")
+            except DomainError as exc:
+                refused.append(f"{host_license.server_identifier}: {exc.message}")
                 continue
             changed += before != after
         self.message_user(request, f"{verb} {changed} license(s).", messages.SUCCESS)

@@ -1,41 +1,22 @@
 """Host API views for licenses: each parses, calls a selector or service, serializes."""
 
-import math
-import re
-import time
-
-from django.conf import settings
-from django.http import JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
-from drf_spectacular.utils import (
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_view,
-)
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from audit.services import Actor
-from corrosion.api.errors import error_response
-from corrosion.api.exceptions import Conflict, ServiceUnavailable
+from corrosion.api.fields import StrictCharField, no_control_characters
 from corrosion.api.pagination import KeysetPagination
-from corrosion.api.parsers import MalformedJSON, loads_json
 from corrosion.api.schema import error_responses, page_of, page_parameters
-from corrosion.api.throttling import client_address, hit
 from corrosion.api.views import ApiView
+from licensing.limits import CUSTOMER_EMAIL_MAX_LENGTH, HOSTNAME_MAX_LENGTH, MAX_BULK_ITEMS, SERVER_ID_MAX_LENGTH
 from licensing.models import LicenseStatus
-from licensing.schema import PRINTABLE_PATTERN
+from licensing.schema import LICENSE_UPDATE_SCHEMA, PROVISION_REQUEST_SCHEMA, PROVISION_RESPONSE_SCHEMA
 from licensing.selectors import license_for_host, licenses_for_host, online_since
 from licensing.serializers import LicenseOutputSerializer
 from licensing.services import (
-    HeartbeatResult,
-    InvalidTransition,
-    ProvisionContention,
     ProvisionItem,
-    ServerIdConflict,
-    heartbeat_record,
     license_provision,
     license_resume,
     license_suspend,
@@ -43,72 +24,12 @@ from licensing.services import (
     license_update,
 )
 
-MAX_BULK_ITEMS = 100
-# Unicode's control characters (C0, DEL and C1: NEL, CSI...), and lone surrogates no database stores.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-class StrictCharField(serializers.CharField):
-    """A string, and only a string: DRF would turn 42 into "42", which is not what a client meant."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-def no_control_characters(value):
-    if _CONTROL_CHARACTERS.search(value):
-        raise serializers.ValidationError("Control characters are not allowed.")
-
-
-_PROVISION_ITEM_SCHEMA = {
-    "type": "object",
-    "required": ["server_id", "hostname", "customer_email"],
-    "properties": {
-        "server_id": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 255,
-            "pattern": PRINTABLE_PATTERN,
-            "description": "your own id of the server; unique within one bulk call",
-        },
-        "hostname": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": PRINTABLE_PATTERN},
-        "customer_email": {"type": "string", "format": "email", "maxLength": 150},
-    },
-}
-# One object, or an array of them: drf-spectacular cannot say "either" from a serializer.
-PROVISION_REQUEST_SCHEMA = {
-    "oneOf": [
-        _PROVISION_ITEM_SCHEMA,
-        {"type": "array", "items": _PROVISION_ITEM_SCHEMA, "minItems": 1, "maxItems": MAX_BULK_ITEMS},
-    ]
-}
-# Written out, not derived from UpdateSerializer: the view refuses any other field and an empty body,
-# which a serializer cannot tell drf-spectacular.
-LICENSE_UPDATE_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "hostname": _PROVISION_ITEM_SCHEMA["properties"]["hostname"],
-        "customer_email": _PROVISION_ITEM_SCHEMA["properties"]["customer_email"],
-    },
-    "minProperties": 1,
-    "additionalProperties": False,
-}
-PROVISION_RESPONSE_SCHEMA = {
-    "oneOf": [
-        {"$ref": "#/components/schemas/License"},
-        {"type": "array", "items": {"$ref": "#/components/schemas/License"}},
-    ]
-}
-
 
 class ProvisionApi(ApiView):
     class InputSerializer(serializers.Serializer):
-        server_id = StrictCharField(min_length=1, max_length=255, validators=[no_control_characters])
-        hostname = StrictCharField(min_length=1, max_length=255, validators=[no_control_characters])
-        # The customer's username is their e-mail, and Django usernames hold 150 characters.
-        customer_email = serializers.EmailField(max_length=150)
+        server_id = StrictCharField(min_length=1, max_length=SERVER_ID_MAX_LENGTH, validators=[no_control_characters])
+        hostname = StrictCharField(min_length=1, max_length=HOSTNAME_MAX_LENGTH, validators=[no_control_characters])
+        customer_email = serializers.EmailField(max_length=CUSTOMER_EMAIL_MAX_LENGTH)
 
     @extend_schema(
         operation_id="licenses_provision",
@@ -128,16 +49,9 @@ class ProvisionApi(ApiView):
         bulk = isinstance(request.data, list)
         raw_items = request.data if bulk else [request.data]
         items = self._parse(raw_items, bulk=bulk)
-        try:
-            results = license_provision(host=request.user, items=items, actor=Actor.host_key(request.auth.key_id))
-        except ProvisionContention as exc:
-            raise ServiceUnavailable("Busy provisioning these servers; retry shortly.") from exc
-        except ServerIdConflict as exc:
-            message = "A server_id already has a live license with another hostname or customer_email."
-            if bulk:
-                fields = {str(i): {"code": "server_id_conflict", "message": m} for i, m in exc.conflicts.items()}
-                raise Conflict(message, code="server_id_conflict", fields=fields) from exc
-            raise Conflict(exc.conflicts[0], code="server_id_conflict") from exc
+        results = license_provision(
+            host=request.user, items=items, actor=Actor.host_key(request.auth.key_id), bulk=bulk
+        )
 
         data = LicenseOutputSerializer([r.host_license for r in results], many=True, context=self._context()).data
         created = any(r.created for r in results)
@@ -215,8 +129,10 @@ def _own_license(request, license_id):
 
 class LicenseDetailApi(ApiView):
     class UpdateSerializer(serializers.Serializer):
-        hostname = StrictCharField(min_length=1, max_length=255, validators=[no_control_characters], required=False)
-        customer_email = serializers.EmailField(max_length=150, required=False)
+        hostname = StrictCharField(
+            min_length=1, max_length=HOSTNAME_MAX_LENGTH, validators=[no_control_characters], required=False
+        )
+        customer_email = serializers.EmailField(max_length=CUSTOMER_EMAIL_MAX_LENGTH, required=False)
 
         def validate(self, attrs):
             unknown = sorted(set(self.initial_data) - set(self.fields))
@@ -247,12 +163,9 @@ class LicenseDetailApi(ApiView):
             raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
         serializer = self.UpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            host_license = license_update(
-                host_license=host_license, actor=Actor.host_key(request.auth.key_id), **serializer.validated_data
-            )
-        except InvalidTransition as exc:
-            raise Conflict(str(exc), code="license_terminated") from exc
+        host_license = license_update(
+            host_license=host_license, actor=Actor.host_key(request.auth.key_id), **serializer.validated_data
+        )
         return Response(LicenseOutputSerializer(host_license).data)
 
 
@@ -263,10 +176,7 @@ class _LicenseStatusChangeApi(ApiView):
 
     def post(self, request, license_id):
         host_license = _own_license(request, license_id)
-        try:
-            host_license = type(self).change(host_license=host_license, actor=Actor.host_key(request.auth.key_id))
-        except InvalidTransition as exc:
-            raise Conflict(str(exc), code="invalid_transition") from exc
+        host_license = type(self).change(host_license=host_license, actor=Actor.host_key(request.auth.key_id))
         return Response(LicenseOutputSerializer(host_license).data)
 
 
@@ -307,109 +217,3 @@ class LicenseResumeApi(_LicenseStatusChangeApi):
 )
 class LicenseTerminateApi(_LicenseStatusChangeApi):
     change = staticmethod(license_terminate)
-
-
-# --- The plugin heartbeat -----------------------------------------------------------------------
-#
-# The busiest endpoint (one call a minute from every game server), so it is a plain Django view:
-# no DRF request wrapping, authentication, throttles or serializers, and one service call that
-# issues a single UPDATE ... RETURNING. It still answers the contract's JSON errors.
-
-LICENSE_KEY_PATTERN = re.compile(r"^CRN(-[0-9A-HJKMNP-TV-Z]{5}){6}$")
-MAX_PLAYERS = 1_000_000
-
-
-# Addresses this process has seen go over the unknown-key limit, until their window ends. The
-# shared counter decides; this local copy lets every later heartbeat from such an address be
-# refused before the database, with no cache round trip on the path every real server takes.
-_blocked_until: dict[str, float] = {}
-_BLOCKED_MAX = 10_000
-
-
-def _blocked_for(address):
-    until = _blocked_until.get(address)
-    if until is None:
-        return None
-    remaining = until - time.monotonic()
-    if remaining <= 0:
-        _blocked_until.pop(address, None)
-        return None
-    return math.ceil(remaining)
-
-
-def _block(address, seconds):
-    if len(_blocked_until) >= _BLOCKED_MAX:
-        _blocked_until.clear()  # a flood from many addresses: start over rather than grow
-    _blocked_until[address] = time.monotonic() + seconds
-
-
-def _guessing(retry_after):
-    return error_response(
-        429,
-        "rate_limited",
-        "Too many unknown license keys from this address.",
-        headers={"Retry-After": str(retry_after)},
-    )
-
-
-def _parse_heartbeat(body):
-    if not isinstance(body, dict):
-        return None, {"non_field_errors": ["Expected a JSON object."]}
-    errors = {}
-    license_key = body.get("license_key")
-    version = body.get("version")
-    players = body.get("players")
-    if not isinstance(license_key, str) or not license_key:
-        errors["license_key"] = ["This field is required and must be a string."]
-    elif len(license_key) > 64:
-        errors["license_key"] = ["Ensure this field has no more than 64 characters."]
-    if version is not None and (
-        not isinstance(version, str) or len(version) > 64 or _CONTROL_CHARACTERS.search(version)
-    ):
-        errors["version"] = ["Must be a string of at most 64 printable characters."]
-    if players is not None and (
-        isinstance(players, bool) or not isinstance(players, int) or not 0 <= players <= MAX_PLAYERS
-    ):
-        errors["players"] = [f"Must be a whole number from 0 to {MAX_PLAYERS}."]
-    return (license_key, version, players), errors
-
-
-@csrf_exempt
-@require_POST
-def heartbeat(request):
-    if request.content_type != "application/json":
-        return error_response(415, "unsupported_media_type", "The request body must be JSON (application/json).")
-    try:
-        body = loads_json(request.body)
-    except MalformedJSON:
-        return error_response(400, "malformed_json", "The request body is not valid JSON.")
-    parsed, errors = _parse_heartbeat(body)
-    if errors:
-        return error_response(400, "invalid", "The request is invalid; see fields.", fields=errors)
-    license_key, version, players = parsed
-    address = client_address(request)
-    blocked = _blocked_for(address)
-    if blocked is not None:
-        return _guessing(blocked)
-
-    # A malformed key cannot exist: answer it as unknown without asking the database.
-    result = (
-        heartbeat_record(license_key=license_key, version=version, players=players)
-        if LICENSE_KEY_PATTERN.match(license_key)
-        else HeartbeatResult(known=False)
-    )
-    if not result.known:
-        # Only unknown keys are counted in the shared cache, so real servers pay nothing for it.
-        allowed, retry_after = hit("heartbeat-unknown", address, settings.HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT)
-        if not allowed:
-            _block(address, retry_after)
-            return _guessing(retry_after)
-        return error_response(404, "license_not_found", "No license has this key.")
-    if result.retry_after is not None:
-        return error_response(
-            429,
-            "rate_limited",
-            "Heartbeat sent too soon after the last one.",
-            headers={"Retry-After": str(result.retry_after)},
-        )
-    return JsonResponse({"status": result.status, "valid": result.status == LicenseStatus.ACTIVE})

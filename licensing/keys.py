@@ -13,6 +13,10 @@ SUBDOMAIN_SUFFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 SUBDOMAIN_STEM_LENGTH = 40
 
 
+# What generate_license_key makes; anything else cannot be a license key and never reaches the database.
+LICENSE_KEY_PATTERN = re.compile(rf"^CRN(-[{KEY_ALPHABET}]{{{KEY_GROUP_LENGTH}}}){{{KEY_GROUPS}}}$")
+
+
 def generate_license_key():
     # One draw of 150 random bits, 5 per character (the alphabet has 32 symbols, so each is
     # uniform), rather than a system call per character.

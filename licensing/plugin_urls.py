@@ -1,7 +1,7 @@
 from django.urls import path
 
-from licensing import apis
+from licensing import plugin
 
 urlpatterns = [
-    path("heartbeat", apis.heartbeat, name="plugin-heartbeat"),
+    path("heartbeat", plugin.heartbeat, name="plugin-heartbeat"),
 ]

@@ -11,7 +11,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_event_build, audit_record, audit_record_many
-from corrosion.api.throttling import parse_rate
+from corrosion.errors import DomainError, ErrorCode
+from corrosion.limits import parse_rate
 from hosts.models import Host
 from licensing.keys import generate_companion_token, generate_license_key, generate_subdomain
 from licensing.models import HostLicense, License, LicenseStatus
@@ -33,18 +34,6 @@ class ProvisionItem:
 class ProvisionResult:
     host_license: HostLicense
     created: bool
-
-
-class ProvisionContention(Exception):
-    """Every attempt lost a race: the caller should retry shortly; nothing was written."""
-
-
-class ServerIdConflict(Exception):
-    """Items whose server_id has a live license with another hostname or customer: {index: message}."""
-
-    def __init__(self, conflicts):
-        super().__init__(conflicts)
-        self.conflicts = conflicts
 
 
 def _same(a, b):
@@ -74,22 +63,33 @@ def customers_for_emails(emails):
     return users
 
 
-def license_provision(*, host, items, actor):
+def license_provision(*, host, items, actor, bulk=False):
     """Provision a license per item, all or nothing; items already provisioned come back as retries.
 
-    Raises ServerIdConflict (nothing written) when an item's server_id is live with another
-    hostname or customer e-mail.
+    Raises DomainError `server_id_conflict` (nothing written) when an item's server_id is live with
+    another hostname or customer e-mail: for a `bulk` call with a code and message per item index.
     """
     for _ in range(PROVISION_ATTEMPTS):
         try:
-            return _provision_once(host=host, items=items, actor=actor)
+            return _provision_once(host=host, items=items, actor=actor, bulk=bulk)
         except IntegrityError:
             continue
-    raise ProvisionContention()
+    # Every attempt lost a race: nothing was written, and a retry shortly will find the winner's rows.
+    raise DomainError(ErrorCode.SERVICE_UNAVAILABLE, "Busy provisioning these servers; retry shortly.", retry_after=1)
+
+
+def _server_id_conflict(conflicts, *, bulk):
+    if not bulk:
+        return DomainError(ErrorCode.SERVER_ID_CONFLICT, conflicts[0])
+    return DomainError(
+        ErrorCode.SERVER_ID_CONFLICT,
+        "A server_id already has a live license with another hostname or customer_email.",
+        fields={str(index): {"code": ErrorCode.SERVER_ID_CONFLICT, "message": m} for index, m in conflicts.items()},
+    )
 
 
 @transaction.atomic
-def _provision_once(*, host, items, actor):
+def _provision_once(*, host, items, actor, bulk):
     Host.objects.select_for_update().filter(pk=host.pk).values_list("pk", flat=True).get()
     live = {
         host_license.server_identifier: host_license
@@ -112,7 +112,7 @@ def _provision_once(*, host, items, actor):
                 f"server_id {item.server_id!r} already has a live license with another hostname or customer_email."
             )
     if conflicts:
-        raise ServerIdConflict(conflicts)
+        raise _server_id_conflict(conflicts, bulk=bulk)
 
     new_items = [item for item in items if item.server_id not in live]
     created = _create_licenses(host=host, items=new_items, actor=actor) if new_items else {}
@@ -164,10 +164,6 @@ def _create_licenses(*, host, items, actor):
     return host_licenses
 
 
-class InvalidTransition(Exception):
-    """A change the license's current status does not allow (e.g. resuming a terminated license)."""
-
-
 # For each change: the statuses it applies to, the status it leads to, and the time field it stamps.
 _TRANSITIONS = {
     "suspend": ({LicenseStatus.ACTIVE}, LicenseStatus.SUSPENDED, "suspended_at"),
@@ -194,7 +190,7 @@ def _license_transition(*, host_license, change, actor):
     if license.status == target:
         return host_license  # already in effect: a repeat changes nothing and records nothing
     if license.status not in sources:
-        raise InvalidTransition(f"Cannot {change} a license that is {license.status}.")
+        raise DomainError(ErrorCode.INVALID_TRANSITION, f"Cannot {change} a license that is {license.status}.")
     now = timezone.now()
     previous = license.status
     license.status = target
@@ -236,7 +232,7 @@ def license_update(*, host_license, actor, hostname=None, customer_email=None):
     host_license = _locked(host_license)
     license = host_license.license
     if license.status == LicenseStatus.TERMINATED:
-        raise InvalidTransition("A terminated license cannot be edited.")
+        raise DomainError(ErrorCode.LICENSE_TERMINATED, "A terminated license cannot be edited.")
     changes = {}
     if hostname is not None and hostname != license.hostname:
         changes["hostname"] = [license.hostname, hostname]

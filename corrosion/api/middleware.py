@@ -7,22 +7,9 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from corrosion.api.errors import database_unavailable_response, error_response
+from corrosion.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
-
-_STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    413: "request_too_large",
-    415: "unsupported_media_type",
-    429: "rate_limited",
-    500: "server_error",
-    503: "service_unavailable",
-}
 
 
 class RequestSizeLimitMiddleware:
@@ -36,12 +23,12 @@ class RequestSizeLimitMiddleware:
         try:
             length = int(declared)
         except ValueError:
-            return error_response(400, "bad_request", "Content-Length is not a number.")
+            return error_response(ErrorCode.BAD_REQUEST, "Content-Length is not a number.")
         if length < 0:
-            return error_response(400, "bad_request", "Content-Length is negative.")
+            return error_response(ErrorCode.BAD_REQUEST, "Content-Length is negative.")
         if length > settings.MAX_REQUEST_BYTES:
             return error_response(
-                413, "request_too_large", f"The request body is over {settings.MAX_REQUEST_BYTES} bytes."
+                ErrorCode.REQUEST_TOO_LARGE, f"The request body is over {settings.MAX_REQUEST_BYTES} bytes."
             )
         return self.get_response(request)
 
@@ -68,7 +55,7 @@ class JsonErrorMiddleware:
             message = HTTPStatus(status).phrase + "."
         except ValueError:
             message = "Error."
-        replacement = error_response(status, _STATUS_CODES.get(status, "error"), message)
+        replacement = error_response(ErrorCode.for_status(status), message, status=status)
         for header in ("Allow", "Retry-After", "WWW-Authenticate"):
             if header in response:
                 replacement[header] = response[header]

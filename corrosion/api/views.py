@@ -11,6 +11,7 @@ from rest_framework.exceptions import NotAcceptable
 from rest_framework.views import APIView
 
 from corrosion.api.errors import database_unavailable_response, error_response
+from corrosion.errors import ErrorCode
 
 
 @require_GET
@@ -28,7 +29,7 @@ def readyz(request):
             cursor.execute("SELECT 1")
     except DatabaseError:
         return error_response(
-            503, "database_unavailable", "The database does not answer.", headers={"Retry-After": "5"}
+            ErrorCode.DATABASE_UNAVAILABLE, "The database does not answer.", headers={"Retry-After": "5"}
         )
     try:
         cache.set("readyz", "ok", 5)
@@ -39,15 +40,15 @@ def readyz(request):
 
 
 def bad_request(request, exception=None):
-    return error_response(400, "bad_request", "The request could not be understood.")
+    return error_response(ErrorCode.BAD_REQUEST, "The request could not be understood.")
 
 
 def permission_denied(request, exception=None):
-    return error_response(403, "forbidden", "You do not have permission to do this.")
+    return error_response(ErrorCode.FORBIDDEN, "You do not have permission to do this.")
 
 
 def not_found(request, exception=None):
-    return error_response(404, "not_found", "Not found.")
+    return error_response(ErrorCode.NOT_FOUND, "Not found.")
 
 
 def server_error(request):
@@ -56,12 +57,12 @@ def server_error(request):
     # `except`, so the exception is at hand. A lost database is still a 503 to retry, not a bug.
     if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
         return database_unavailable_response()
-    return error_response(500, "server_error", "An unexpected error happened; it has been logged.")
+    return error_response(ErrorCode.SERVER_ERROR, "An unexpected error happened; it has been logged.")
 
 
 @csrf_exempt
 def csrf_failure(request, reason=""):
-    return error_response(403, "csrf_failed", "CSRF verification failed.")
+    return error_response(ErrorCode.CSRF_FAILED, "CSRF verification failed.")
 
 
 class ApiView(APIView):

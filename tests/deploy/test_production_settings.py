@@ -14,7 +14,14 @@ pytestmark = pytest.mark.slow
 
 
 # What CI or another test may have set that an operator's production shell would not have.
-_NOT_INHERITED = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+_NOT_INHERITED = {
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "SECURE_SSL_REDIRECT",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "DJANGO_SETTINGS_MODULE",
+}
 
 
 def _manage(*args, **env):

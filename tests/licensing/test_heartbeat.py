@@ -98,11 +98,11 @@ def test_a_heartbeat_too_soon_after_the_last_is_429_and_not_recorded(settings):
 
 @pytest.fixture
 def no_blocked_addresses():
-    from licensing import apis
+    from licensing import plugin
 
-    apis._blocked_until.clear()
+    plugin._blocked_until.clear()
     yield
-    apis._blocked_until.clear()
+    plugin._blocked_until.clear()
 
 
 def test_guessing_keys_from_one_address_gets_429(db, settings, no_blocked_addresses):

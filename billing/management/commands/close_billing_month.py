@@ -1,9 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
-
 from audit.services import Actor
 from billing.management.arguments import month_argument, positive_int
+from billing.models import CloseSummary
 from billing.months import month_format
-from billing.services import BATCH_SIZE, BillingError, CloseSummary, month_close, month_to_close_default
+from billing.selectors import month_to_close_default
+from billing.services import BATCH_SIZE, month_close
+from corrosion.commands import Command as BaseCommand
 
 NAME_WIDTH = 40
 
@@ -64,8 +65,6 @@ class Command(BaseCommand):
                 batch_size=batch_size,
                 progress=bar.update if bar else None,
             )
-        except BillingError as exc:
-            raise CommandError(str(exc)) from exc
         finally:
             if bar:
                 bar.finish()

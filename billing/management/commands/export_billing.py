@@ -3,12 +3,13 @@ import os
 import tempfile
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from billing.management.arguments import month_argument
 from billing.months import month_format
 from billing.selectors import EXPORT_COLUMNS, export_rows, month_is_closed
 from corrosion.api.renderers import csv_cell
+from corrosion.commands import Command as BaseCommand
 
 
 class Command(BaseCommand):

@@ -1,6 +1,7 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from audit.services import Actor
+from corrosion.commands import Command as BaseCommand
 from hosts.models import Host
 from hosts.services import api_key_issue
 

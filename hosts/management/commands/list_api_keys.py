@@ -1,5 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from corrosion.commands import Command as BaseCommand
 from hosts.models import Host
 
 

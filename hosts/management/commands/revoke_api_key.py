@@ -1,7 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
-
 from audit.services import Actor
-from hosts.services import HostError, api_key_revoke
+from corrosion.commands import Command as BaseCommand
+from hosts.services import api_key_revoke
 
 
 class Command(BaseCommand):
@@ -11,10 +10,7 @@ class Command(BaseCommand):
         parser.add_argument("key_id")
 
     def handle(self, *args, key_id, **options):
-        try:
-            api_key = api_key_revoke(key_id=key_id, actor=Actor.command("revoke_api_key"))
-        except HostError as exc:
-            raise CommandError(str(exc)) from exc
+        api_key = api_key_revoke(key_id=key_id, actor=Actor.command("revoke_api_key"))
         self.stdout.write(
             self.style.SUCCESS(
                 f"Key {api_key.key_id} of {api_key.host} revoked at {api_key.revoked_at:%Y-%m-%d %H:%M:%S} UTC"

@@ -2,9 +2,10 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from audit.services import Actor
+from corrosion.commands import Command as BaseCommand
 from hosts.models import Host
 from hosts.services import api_key_issue, host_create
 

@@ -1,9 +1,9 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from audit.services import Actor
-from hosts.management.commands.create_host import parse_rate
+from corrosion.commands import Command as BaseCommand
 from hosts.models import Host
-from hosts.services import HostError, host_update
+from hosts.services import host_update
 
 
 class Command(BaseCommand):
@@ -11,7 +11,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("email")
-        parser.add_argument("--rate", type=parse_rate, default=None)
+        parser.add_argument("--rate", default=None, help="wholesale USD per server per month, e.g. 6.00")
         access = parser.add_mutually_exclusive_group()
         access.add_argument("--activate", action="store_const", const=True, dest="active")
         access.add_argument("--deactivate", action="store_const", const=False, dest="active")
@@ -22,9 +22,6 @@ class Command(BaseCommand):
         host = Host.objects.filter(contact_email__iexact=email).first()
         if host is None:
             raise CommandError(f"No host with the e-mail {email}.")
-        try:
-            host = host_update(host=host, actor=Actor.command("update_host"), wholesale_rate_usd=rate, active=active)
-        except HostError as exc:
-            raise CommandError(str(exc)) from exc
+        host = host_update(host=host, actor=Actor.command("update_host"), wholesale_rate_usd=rate, active=active)
         state = "active" if host.active else "inactive"
         self.stdout.write(self.style.SUCCESS(f"{host.company_name}: rate {host.wholesale_rate_usd} USD, {state}"))

@@ -1,0 +1,17 @@
+"""The test suite's settings: production's own (DEBUG off), plus the few values a laptop lacks.
+
+pytest reads this (pyproject.toml), so a plain `pytest` works in a fresh checkout. Anything set in
+the environment wins: CI points DATABASE_URL and CACHE_URL at PostgreSQL and Redis.
+"""
+
+import os
+
+for name, value in {
+    "DEBUG": "0",
+    "SECRET_KEY": "test-only-secret-key-not-for-production-0123456789abcdef",
+    "SECURE_SSL_REDIRECT": "0",
+    "ALLOWED_HOSTS": "localhost,127.0.0.1,testserver",
+}.items():
+    os.environ.setdefault(name, value)
+
+from corrosion.settings import *  # noqa: E402, F403
