@@ -1,3 +1,4 @@
+import os
 import uuid
 
 import pytest
@@ -12,11 +13,18 @@ from hosts.services import host_create
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
 
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-        skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://... (CI does)")
-        for item in items:
-            if "postgres_only" in item.keywords:
-                item.add_marker(skip)
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        return
+    needing = [item for item in items if "postgres_only" in item.keywords]
+    # CI sets REQUIRE_POSTGRES=1: there a PostgreSQL-only test that cannot reach PostgreSQL is a
+    # failure, never a quiet skip that would let concurrency and locking go untested.
+    if needing and os.environ.get("REQUIRE_POSTGRES") == "1":
+        raise pytest.UsageError(
+            f"REQUIRE_POSTGRES=1 but DATABASE_URL is not PostgreSQL: {len(needing)} PostgreSQL-only tests would skip."
+        )
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://... (CI does)")
+    for item in needing:
+        item.add_marker(skip)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -154,10 +154,12 @@ class AppServer:
         return self
 
     def output(self, limit=5000):
-        """The end of what the server printed (its JSON logs), for a failing test to show."""
+        """What the server printed (its JSON logs): its end, for a failing test to show, or all of it
+        with `limit=None`."""
         self.log.flush()
         self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-limit:]
+        text = self.log.read().decode(errors="replace")
+        return text if limit is None else text[-limit:]
 
     def wait_until_up(self, timeout=60, workers=None):
         """Until /healthz answers (and, if given, `workers` workers run)."""

@@ -114,10 +114,12 @@ def test_schemathesis_finds_nothing_in_any_operation(two_hosts, tmp_path):
             output, _ = process.communicate(timeout=150)
         finally:
             stop_process(process)
-        server_log = server.output(20000)
+        server_log = server.output(limit=None)
 
     summary = output[output.find("SUMMARY") :]
     print(f"\n[fuzz] schemathesis, {EXAMPLES} examples per operation, seed {SEED}:\n{summary}")
     assert process.returncode == 0, output[-15000:]
     assert "will not run" not in output, output  # e.g. object-level authorization without two peers
-    assert '"level": "ERROR"' not in server_log, server_log  # no 500 was logged, whatever schemathesis saw
+    # No 500 was logged, whatever schemathesis saw: the whole log is read, however long the run.
+    errors = [line for line in server_log.splitlines() if '"level": "ERROR"' in line]
+    assert not errors, "\n".join(errors[:20])
