@@ -129,7 +129,7 @@ class BillingMonthApi(ApiView):
             "month (the bill then never changes), or `open` before that: computed live by the same rule, "
             "so you can follow the current month as it goes. `lines` are the billed servers, one each, "
             "with the license each last held in the month; `waived_lines` the servers not billed. "
-            "Amounts are decimal strings (`count × rate = total`); `invoice` is the month's invoice "
+            "Amounts are decimal strings (`count * rate = total`); `invoice` is the month's invoice "
             "number, or null.\n\n"
             f"{_BILL_RULE}\n\n"
             "A malformed or future month is 400; a month before your account was created is 404 "
