@@ -30,13 +30,14 @@ PACKAGE = "corrosion_client"
 
 
 @pytest.fixture(scope="module")
-def generated(live_server, tmp_path_factory):
+def generated(live_server, tmp_path_factory, django_db_blocker):
     """The generated package's modules, by short name: `api["licenses_list"]`, `models.License`."""
     if not GENERATOR.exists():
         pytest.fail("needs openapi-python-client: pip install -r requirements-dev.txt")
     folder = tmp_path_factory.mktemp("client")
-    with urllib.request.urlopen(f"{live_server.url}/api/schema/?format=json") as response:
-        (folder / "openapi.json").write_bytes(response.read())
+    # The server checks its database connection on every request (on SQLite it shares this thread's).
+    with django_db_blocker.unblock(), urllib.request.urlopen(f"{live_server.url}/api/schema/?format=json") as answer:
+        (folder / "openapi.json").write_bytes(answer.read())
     # No post-hooks: by default the generator runs `ruff` from PATH, which may be absent, or another version.
     (folder / "config.json").write_text(json.dumps({"package_name_override": PACKAGE, "post_hooks": []}))
     result = subprocess.run(
