@@ -17,6 +17,13 @@ def ref(name):
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+_EXAMPLE_CODES = (
+    ErrorCode.INVALID,
+    ErrorCode.UNAUTHORIZED,
+    ErrorCode.NOT_FOUND,
+    ErrorCode.SERVER_ID_CONFLICT,
+    ErrorCode.RATE_LIMITED,
+)
 _MESSAGES = {"type": "array", "items": {"type": "string"}, "description": "what is wrong, for humans"}
 
 COMPONENTS = {
@@ -33,8 +40,8 @@ COMPONENTS = {
             "code": {
                 "type": "string",
                 "description": (
-                    "Machine-readable; branch on this, never on the message. New codes may be added. "
-                    f"Today: {', '.join(f'`{code}`' for code in ErrorCode)}."
+                    "Machine-readable; branch on this, never on the message. E.g. "
+                    f"{', '.join(f'`{code}`' for code in _EXAMPLE_CODES)}. New codes may be added."
                 ),
             },
             "message": {"type": "string", "description": "for humans"},
