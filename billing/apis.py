@@ -6,8 +6,10 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
     extend_schema_field,
+    extend_schema_view,
 )
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -20,7 +22,7 @@ from billing.rules import LINE_FIELDS
 from billing.selectors import bill_for, records_for_host
 from corrosion.api.pagination import KeysetPagination
 from corrosion.api.renderers import CSVRenderer, csv_response
-from corrosion.api.schema import error_responses, page_of, page_parameters
+from corrosion.api.schema import PAGINATION_DESCRIPTION, error_responses, page_of, page_parameters
 from corrosion.api.views import ApiView
 from licensing.models import LicenseStatus
 
@@ -35,6 +37,9 @@ class MonthField(serializers.Field):
 
 
 class BillLineSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "BillLine"
+
     server_id = serializers.CharField()
     license_id = serializers.UUIDField()
     license_key = serializers.CharField()
@@ -48,6 +53,9 @@ class BillLineSerializer(serializers.Serializer):
 class BillingRecordOutputSerializer(serializers.Serializer):
     """A closed month in the list: the record without its lines."""
 
+    class Meta:
+        ref_name = "BillSummary"
+
     month = MonthField(source="billing_month")
     # A listed bill is always closed: only closed months have records.
     status = serializers.ChoiceField(choices=BillStatus.choices, default=BillStatus.CLOSED, read_only=True)
@@ -58,6 +66,9 @@ class BillingRecordOutputSerializer(serializers.Serializer):
 
 
 class BillOutputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "Bill"
+
     month = MonthField()
     status = serializers.ChoiceField(choices=BillStatus.choices)
     active_license_count = serializers.IntegerField()
@@ -69,6 +80,13 @@ class BillOutputSerializer(serializers.Serializer):
 class BillingListApi(ApiView):
     @extend_schema(
         operation_id="billing_list",
+        summary="List your monthly bills",
+        description=(
+            "One bill per month Corrosion has closed since your account was created, newest first, "
+            "months with nothing billed included (count 0, total 0.00). Each is the bill without its "
+            "lines: get `/api/host/billing/{month}` for those, or `/api/host/billing/{month}.csv`.\n\n"
+            f"{PAGINATION_DESCRIPTION}"
+        ),
         parameters=page_parameters(),
         responses={
             200: page_of("BillPage", BillingRecordOutputSerializer),
@@ -81,27 +99,45 @@ class BillingListApi(ApiView):
         return paginator.response(BillingRecordOutputSerializer(rows, many=True).data)
 
 
+_MONTH_PARAMETER = OpenApiParameter(
+    "month",
+    {"type": "string", "pattern": MONTH_PATTERN},
+    OpenApiParameter.PATH,
+    description="YYYY-MM, a calendar month in UTC, from the month your account was created to the current one",
+)
+_BILL_ERRORS = error_responses(400, 401, 404, 429)
+_BILL_RULE = (
+    "A server (your `server_id`) is billed once for a month when one of its licenses was active or "
+    "suspended at any moment of it, at your wholesale rate in force at the month's end; a server whose "
+    "licenses that month were all mistakes (terminated soon after provisioning, and together held for "
+    "less than the grace period, 72 hours by default) is waived."
+)
+
+
 class BillingMonthApi(ApiView):
     renderer_classes = [JSONRenderer, CSVRenderer]
 
     CSV_HEADER = ("month", *LINE_FIELDS, "wholesale_rate_usd")
 
+    # `?format=csv` and `Accept: text/csv` still answer CSV here, for clients written before the .csv
+    # path; the document describes only JSON here, so a generated client parses this answer as JSON.
     @extend_schema(
         operation_id="billing_retrieve",
-        parameters=[
-            OpenApiParameter(
-                "month",
-                {"type": "string", "pattern": MONTH_PATTERN},
-                OpenApiParameter.PATH,
-                description="YYYY-MM, from 1970-01 to the current month",
-            ),
-            OpenApiParameter("format", str, enum=["json", "csv"], description="or send Accept: text/csv"),
-        ],
-        responses={
-            (200, "application/json"): BillOutputSerializer,
-            (200, "text/csv"): OpenApiTypes.STR,
-            **error_responses(400, 401, 429),
-        },
+        summary="Get one month's bill",
+        description=(
+            "The bill of one calendar month (UTC). `status` is `closed` once Corrosion has closed the "
+            "month (the bill then never changes), or `open` before that: computed live by the same rule, "
+            "so you can follow the current month as it goes. `lines` are the billed servers, one each, "
+            "with the license each last held in the month; `waived_lines` the servers not billed. "
+            "Amounts are decimal strings (`count * rate = total`); `invoice` is the month's invoice "
+            "number, or null.\n\n"
+            f"{_BILL_RULE}\n\n"
+            "A malformed or future month is 400; a month before your account was created is 404 "
+            "`bill_not_found`. The same bill as CSV: `GET /api/host/billing/{month}.csv`."
+        ),
+        # `format` is left out: this operation is JSON (see above).
+        parameters=[_MONTH_PARAMETER, OpenApiParameter("format", exclude=True)],
+        responses={(200, "application/json"): BillOutputSerializer, **_BILL_ERRORS},
     )
     def get(self, request, month):
         month = self._parse_month(month)
@@ -132,3 +168,27 @@ class BillingMonthApi(ApiView):
         month = month_format(bill.month)
         for line in bill.lines:
             yield (month, *(getattr(line, field) for field in LINE_FIELDS), bill.wholesale_rate_usd)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="billing_retrieve_csv",
+        summary="Download one month's bill as CSV",
+        description=(
+            "The same bill as `GET /api/host/billing/{month}`, as a CSV attachment named "
+            "`corrosion-billing-YYYY-MM.csv`, for spreadsheets and accounting: a header row "
+            f"({', '.join(f'`{column}`' for column in BillingMonthApi.CSV_HEADER)}), then one row per "
+            "billed server (waived servers are not rows). Times are ISO 8601 UTC, amounts plain "
+            "decimals. Errors are the JSON `Error`, as everywhere."
+        ),
+        parameters=[_MONTH_PARAMETER],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The bill, as CSV"),
+            **_BILL_ERRORS,
+        },
+    )
+)
+class BillingMonthCsvApi(BillingMonthApi):
+    """The bill's own CSV path: CSV is the only representation here, so the negotiation always picks it."""
+
+    renderer_classes = [CSVRenderer]

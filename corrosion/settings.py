@@ -208,7 +208,20 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Corrosion partner licensing API",
-    "DESCRIPTION": "Provision and manage Corrosion licenses for the game servers you host, and read your bills.",
+    "DESCRIPTION": (
+        "Provision and manage Corrosion licenses for the game servers you host, and read your bills.\n\n"
+        "**Authentication.** Every `/api/host/` operation takes your API key as a bearer token: "
+        "`Authorization: Bearer crn_<key id>_<secret>`. A missing, unknown or revoked key is 401. You only "
+        "ever see your own licenses and bills: another host's license id is 404, like an unknown one.\n\n"
+        "**Bodies.** Requests and answers are JSON (`Content-Type: application/json`), except the bill's "
+        "CSV. Every error, on every endpoint, is the `Error` body: "
+        '`{"error": {"code": "...", "message": "...", "fields": {...}}}`; branch on `code`.\n\n'
+        "**Lists** are cursor-paginated: `results`, and `next` / `previous`, the URLs of the neighbouring "
+        "pages or null. Follow a link as it is, or send its `cursor` query parameter as `cursor`.\n\n"
+        "**Limits.** Requests over your rate limit, and repeated failed authentication from one address, "
+        "are 429 with `Retry-After` (seconds). Retrying a provisioning call is safe: the same server, "
+        "hostname and e-mail return the same license."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -219,14 +232,19 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        # Bodies drf-spectacular cannot derive, written out as named components (one type each in a
+        # generated client), then the heartbeat (a plain Django view), then what every operation shares.
+        "corrosion.api.schema.add_components",
+        "licensing.schema.add_components",
         "licensing.schema.add_heartbeat",
         "corrosion.api.schema.add_shared_errors",
         "corrosion.api.schema.require_request_bodies",
     ],
     # Licenses and bills both have a "status": name each set of choices, or both get hashed names.
+    # Named without drf-spectacular's "Enum" suffix: these are the names clients see.
     "ENUM_NAME_OVERRIDES": {
-        "BillStatusEnum": "billing.models.BillStatus",
-        "LicenseStatusEnum": "licensing.models.LicenseStatus",
+        "BillStatus": "billing.models.BillStatus",
+        "LicenseStatus": "licensing.models.LicenseStatus",
     },
 }
 

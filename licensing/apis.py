@@ -1,6 +1,6 @@
 """Host API views for licenses: each parses, calls a selector or service, serializes."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from audit.services import Actor
 from corrosion.api.fields import StrictCharField, no_control_characters
 from corrosion.api.pagination import KeysetPagination
-from corrosion.api.schema import error_responses, page_of, page_parameters
+from corrosion.api.schema import PAGINATION_DESCRIPTION, error_responses, page_of, page_parameters, ref
 from corrosion.api.views import ApiView
 from licensing.limits import CUSTOMER_EMAIL_MAX_LENGTH, HOSTNAME_MAX_LENGTH, MAX_BULK_ITEMS, SERVER_ID_MAX_LENGTH
 from licensing.models import LicenseStatus
@@ -33,10 +33,20 @@ class ProvisionApi(ApiView):
 
     @extend_schema(
         operation_id="licenses_provision",
-        summary="Provision a license per server (one object, or an array of 1-100)",
+        summary="License game servers: one, or up to 100 at once",
         description=(
-            "Retrying with the same server_id, hostname and customer_email returns the same license (200). "
-            "A bulk call is all or nothing."
+            f"Send one `ProvisionItem` to license one server, or an array of 1 to {MAX_BULK_ITEMS} of them. "
+            "The answer is the `License` (or the array of licenses, in request order) with the "
+            "`license_key` the plugin runs with and the `companion_token` your customer pairs the "
+            "companion app with: hand both to your customer, and keep them out of logs.\n\n"
+            "Safe to retry: an item whose `server_id` has a live license of yours with the same "
+            "`hostname` and `customer_email` (both compared ignoring case) answers that license, and "
+            "nothing new is created or billed. The status is 201 when anything was created, 200 when "
+            "every item was such a retry. The same `server_id` with another hostname or e-mail is 409 "
+            "`server_id_conflict`: terminate the old license first.\n\n"
+            "A bulk call is all or nothing. Any invalid item, or a `server_id` twice in the array, is "
+            "400 with `error.fields` by item index, then field; else any conflicting item is 409 with "
+            "`error.fields` by item index (an `ItemConflict` each). Either way nothing is written."
         ),
         request={"application/json": PROVISION_REQUEST_SCHEMA},
         responses={
@@ -99,9 +109,16 @@ class LicenseListApi(ApiView):
 
     @extend_schema(
         operation_id="licenses_list",
-        summary="This host's licenses, newest first",
+        summary="List your licenses, newest first",
+        description=(
+            "Your licenses, newest provisioned first, each with when its plugin was last heard from "
+            "(`last_seen_at`) and whether it is `online` now. Filters combine: a license must match "
+            "every one given. A query parameter the list does not take is 400, so a typo never "
+            f"answers the whole list.\n\n{PAGINATION_DESCRIPTION}"
+        ),
         parameters=[
             FilterSerializer,
+            OpenApiParameter("status", ref("LicenseStatus"), description="only licenses in this status"),
             *page_parameters(),
         ],
         responses={
@@ -144,7 +161,11 @@ class LicenseDetailApi(ApiView):
 
     @extend_schema(
         operation_id="licenses_retrieve",
-        summary="One of this host's licenses",
+        summary="Get one license",
+        description=(
+            "One of your licenses, by its `id`, with the same fields as in the list. Another host's "
+            "license id is 404, exactly like an id that does not exist."
+        ),
         responses={200: LicenseOutputSerializer, **error_responses(401, 404, 429)},
     )
     def get(self, request, license_id):
@@ -152,8 +173,12 @@ class LicenseDetailApi(ApiView):
 
     @extend_schema(
         operation_id="licenses_update",
-        summary="Change the hostname and/or move the license to another customer",
-        description="`subdomain` and `panel_url` never change. Any other field is refused (400).",
+        summary="Change a license's hostname or customer",
+        description=(
+            "Send `hostname`, `customer_email`, or both. A new `customer_email` moves the license to "
+            "that customer. `subdomain` and `panel_url` never change, and any other field is 400. "
+            "A terminated license cannot be changed (409)."
+        ),
         request={"application/json": LICENSE_UPDATE_SCHEMA},
         responses={200: LicenseOutputSerializer, **error_responses(400, 401, 404, 409, 413, 415, 429)},
     )
@@ -186,7 +211,12 @@ _STATUS_CHANGE_RESPONSES = {200: LicenseOutputSerializer, **error_responses(401,
 @extend_schema_view(
     post=extend_schema(
         operation_id="licenses_suspend",
-        summary="Suspend: the plugin stops validating; still billed",
+        summary="Suspend a license",
+        description=(
+            "The plugin stops validating (its heartbeat answers `valid: false`) until the license is "
+            "resumed. A suspended license is still billed. Suspending a suspended license changes "
+            "nothing (200); a terminated license is 409. No request body."
+        ),
         request=None,
         responses=_STATUS_CHANGE_RESPONSES,
     )
@@ -199,6 +229,11 @@ class LicenseSuspendApi(_LicenseStatusChangeApi):
     post=extend_schema(
         operation_id="licenses_resume",
         summary="Resume a suspended license",
+        description=(
+            "The plugin validates again. Resuming an active license changes nothing (200). A terminated "
+            "license is 409, and so is a license Corrosion staff suspended (`suspended_by_staff`): "
+            "contact Corrosion to have it resumed. No request body."
+        ),
         request=None,
         responses=_STATUS_CHANGE_RESPONSES,
     )
@@ -210,7 +245,14 @@ class LicenseResumeApi(_LicenseStatusChangeApi):
 @extend_schema_view(
     post=extend_schema(
         operation_id="licenses_terminate",
-        summary="Terminate for good: frees the server_id; billing stops after this month",
+        summary="Terminate a license for good",
+        description=(
+            "Final: the license can never be resumed, and its `server_id` is free to be provisioned "
+            "again. The server is still billed for the current month, unless all its licenses this "
+            "month were mistakes (each terminated soon after it was provisioned, and together held for "
+            "less than the grace period, 72 hours by default). Terminating a terminated license "
+            "changes nothing (200). No request body."
+        ),
         request=None,
         responses=_STATUS_CHANGE_RESPONSES,
     )

@@ -1,26 +1,103 @@
-"""OpenAPI pieces shared by every app's views: the error body and the bearer-key scheme."""
+"""OpenAPI pieces shared by every app's views: the error body, pages, and hooks over the document.
+
+Shapes that drf-spectacular cannot derive from a serializer are written out here as named
+components (a generated client gets one type for each, by that name) and added to the document
+by a postprocessing hook.
+"""
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 from corrosion.api.pagination import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
+from corrosion.errors import ErrorCode
 
-ErrorSerializer = inline_serializer(
-    "Error",
-    {
-        "error": inline_serializer(
-            "ErrorDetail",
-            {
-                "code": serializers.CharField(help_text="machine-readable, e.g. `invalid`, `server_id_conflict`"),
-                "message": serializers.CharField(help_text="for humans"),
-                "fields": serializers.DictField(
-                    required=False,
-                    help_text="validation errors by field; for bulk calls by item index, then field",
+
+def ref(name):
+    """A reference to the component `name`."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_EXAMPLE_CODES = (
+    ErrorCode.INVALID,
+    ErrorCode.UNAUTHORIZED,
+    ErrorCode.NOT_FOUND,
+    ErrorCode.SERVER_ID_CONFLICT,
+    ErrorCode.RATE_LIMITED,
+)
+_MESSAGES = {"type": "array", "items": {"type": "string"}, "description": "what is wrong, for humans"}
+
+COMPONENTS = {
+    "Error": {
+        "type": "object",
+        "description": "Every error, on every endpoint, has this body.",
+        "required": ["error"],
+        "properties": {"error": ref("ErrorDetail")},
+    },
+    "ErrorDetail": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": {
+                "type": "string",
+                "description": (
+                    "Machine-readable; branch on this, never on the message. E.g. "
+                    f"{', '.join(f'`{code}`' for code in _EXAMPLE_CODES)}. New codes may be added."
                 ),
             },
-        )
+            "message": {"type": "string", "description": "for humans"},
+            "fields": ref("ErrorFields"),
+        },
     },
-)
+    "ErrorFields": {
+        "type": "object",
+        "description": (
+            "Only on validation errors and bulk conflicts: what is wrong, by field or by item.\n\n"
+            "- One object (or a query): field name → messages, e.g. "
+            '`{"hostname": ["This field is required."]}`.\n'
+            "- A bulk call's 400: item index → field name → messages, e.g. "
+            '`{"2": {"customer_email": ["Enter a valid email address."]}}`.\n'
+            "- A bulk call's 409: item index → `ItemConflict`, e.g. "
+            '`{"1": {"code": "server_id_conflict", "message": "..."}}`.\n\n'
+            "`non_field_errors` stands for the object (or the array) as a whole."
+        ),
+        # ItemConflict before FieldErrors: a generated client tries the variants in this order, and
+        # only ItemConflict requires keys, so FieldErrors (any keys) would read a conflict too.
+        "additionalProperties": {"oneOf": [_MESSAGES, ref("ItemConflict"), ref("FieldErrors")]},
+    },
+    "FieldErrors": {
+        "type": "object",
+        "description": "One item's invalid fields: field name → messages.",
+        "additionalProperties": _MESSAGES,
+    },
+    "ItemConflict": {
+        "type": "object",
+        "description": "Why one item of a bulk call conflicts with what exists.",
+        "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "string", "description": "e.g. `server_id_conflict`"},
+            "message": {"type": "string", "description": "for humans"},
+        },
+        "additionalProperties": False,
+    },
+}
+
+
+def components_hook(components):
+    """A postprocessing hook that adds `components` to the document's schemas (SPECTACULAR_SETTINGS)."""
+
+    def add_components(result, generator, request, public):
+        schemas = result.setdefault("components", {}).setdefault("schemas", {})
+        for name, schema in components.items():
+            if name in schemas:
+                raise ValueError(f"Two definitions of the OpenAPI component {name!r}.")
+            schemas[name] = schema
+        result["components"]["schemas"] = dict(sorted(schemas.items()))
+        return result
+
+    return add_components
+
+
+add_components = components_hook(COMPONENTS)
 
 _DESCRIPTIONS = {
     400: "Invalid input: malformed JSON, or fields named in `error.fields`.",
@@ -36,6 +113,13 @@ _DESCRIPTIONS = {
     503: "The database is unreachable; retry after `Retry-After` seconds.",
 }
 
+PAGINATION_DESCRIPTION = (
+    f"Pages hold `page_size` items (default {DEFAULT_PAGE_SIZE}, at most {MAX_PAGE_SIZE}). `next` and "
+    "`previous` are the absolute URLs of the neighbouring pages, or null at either end. Follow a link "
+    "as it is (it repeats your filters and `page_size`), or take its `cursor` query parameter and "
+    "send it as `cursor` with the same filters and `page_size`."
+)
+
 
 def page_parameters():
     """The two query parameters of every keyset-paginated list, with the limits the paginator enforces."""
@@ -48,29 +132,39 @@ def page_parameters():
         OpenApiParameter(
             "cursor",
             {"type": "string", "minLength": 1, "maxLength": MAX_CURSOR_LENGTH},
-            description="from a previous page's `next` or `previous` link",
+            description=(
+                "Where a page starts: the `cursor` query parameter of the previous page's `next` or "
+                "`previous` URL (opaque; only cursors the API issued are valid). Omit it for the first page."
+            ),
         ),
     ]
 
 
 def page_of(name, item_serializer):
     """A cursor page of items, as KeysetPagination answers it."""
+    link = "URL of the {} page, or null; its `cursor` query parameter is the `cursor` that pages there."
     return inline_serializer(
         name,
         {
             "results": item_serializer(many=True),
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
+            "next": serializers.URLField(allow_null=True, help_text=link.format("next")),
+            "previous": serializers.URLField(allow_null=True, help_text=link.format("previous")),
         },
     )
 
 
 def error_responses(*statuses):
-    """The error statuses an operation can answer, each with the shared error body."""
-    return {status: OpenApiResponse(ErrorSerializer, description=_DESCRIPTIONS[status]) for status in statuses}
+    """The error statuses an operation can answer, each with the shared error body.
+
+    Keyed by media type too: without one, drf-spectacular documents an error under each of the
+    view's renderers (a CSV error body), whereas every error is JSON.
+    """
+    return {
+        (status, "application/json"): OpenApiResponse(ref("Error"), description=_DESCRIPTIONS[status])
+        for status in statuses
+    }
 
 
-_ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _HEADERS = {
     "401": {"WWW-Authenticate": {"schema": {"type": "string", "enum": ["Bearer"]}, "description": "always `Bearer`"}},
     "429": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
@@ -79,7 +173,7 @@ _HEADERS = {
 
 
 def _error_response(status):
-    return {"description": _DESCRIPTIONS[status], "content": {"application/json": {"schema": _ERROR_REF}}}
+    return {"description": _DESCRIPTIONS[status], "content": {"application/json": {"schema": ref("Error")}}}
 
 
 def add_shared_errors(result, generator, request, public):
