@@ -17,6 +17,7 @@ from billing.models import BillingMonth, BillingRecord
 from billing.months import month_format, month_latest_closable, month_parse
 from billing.selectors import EXPORT_COLUMNS, export_rows_for_records, monthly_totals, open_month_figures
 from billing.services import BillingError, CloseSummary, month_close, month_to_close_default
+from corrosion.admin import SecretLookupsRefused
 from corrosion.api.renderers import csv_response
 
 LINES_SHOWN = 200
@@ -34,7 +35,7 @@ class _ReadOnly:
 
 
 @admin.register(BillingRecord)
-class BillingRecordAdmin(_ReadOnly, admin.ModelAdmin):
+class BillingRecordAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
     list_display = ["month", "host", "active_license_count", "wholesale_rate_usd", "total_amount_usd", "generated_at"]
     list_filter = ["billing_month", ("host", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["host__company_name", "host__contact_email"]
@@ -108,7 +109,7 @@ class CloseMonthForm(forms.Form):
 
 
 @admin.register(BillingMonth)
-class BillingMonthAdmin(_ReadOnly, admin.ModelAdmin):
+class BillingMonthAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
     list_display = ["month_label", "closed_at", "closed_by"]
     fields = ["month", "closed_at", "closed_by"]
     readonly_fields = fields

@@ -6,6 +6,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from audit.services import Actor
+from corrosion.admin import SecretLookupsRefused
 from hosts.models import Host, HostAPIKey, HostRate
 from hosts.services import HostError, api_key_issue, api_key_revoke, host_create, host_update
 
@@ -68,7 +69,7 @@ class LiveLicenseCountFilter(admin.SimpleListFilter):
 
 
 @admin.register(Host)
-class HostAdmin(admin.ModelAdmin):
+class HostAdmin(SecretLookupsRefused, admin.ModelAdmin):
     list_display = ["company_name", "contact_email", "wholesale_rate_usd", "active", "live_licenses", "last_activity"]
     list_filter = ["active", LiveLicenseCountFilter]
     search_fields = ["company_name", "contact_email"]
@@ -169,7 +170,7 @@ class HostAdmin(admin.ModelAdmin):
 
 
 @admin.register(HostAPIKey)
-class HostAPIKeyAdmin(admin.ModelAdmin):
+class HostAPIKeyAdmin(SecretLookupsRefused, admin.ModelAdmin):
     list_display = ["key_id", "host", "name", "created_at", "last_used_at", "revoked_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["key_id", "host__company_name", "host__contact_email", "name"]
