@@ -228,6 +228,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Logging: JSON lines on stdout, with the request id, secrets redacted ---------------------------
 
+# Django's dictConfig, plus Python's warnings routed through the same JSON lines.
+LOGGING_CONFIG = "corrosion.logging.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
