@@ -195,12 +195,18 @@ def _pieces(secret):
 
 
 @pytest.mark.parametrize("context", CONTEXTS)
-@pytest.mark.parametrize("encoding", ENCODED)
-@pytest.mark.parametrize("kind", SECRETS)
+@pytest.mark.parametrize(
+    ("kind", "encoding"),
+    # Only license keys are grouped by separators a person may drop.
+    [
+        (kind, encoding)
+        for kind in SECRETS
+        for encoding in ENCODED
+        if encoding != "without separators" or kind == "license key"
+    ],
+)
 def test_redaction_catches_every_encoding_of_every_secret(kind, encoding, context):
     secret = SECRETS[kind]
-    if encoding == "without separators" and kind != "license key":
-        pytest.skip("only license keys are grouped by separators a person may drop")
     line = context.format(ENCODED[encoding](secret))
     redacted = redact(line)
     assert "[REDACTED]" in redacted
