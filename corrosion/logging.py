@@ -40,7 +40,7 @@ _AUTHORIZATION = re.compile(
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;&}\\]+")
 # A value named like a secret: `license_key=...`, `companion_token: ...`, a session cookie.
 _NAMED = re.compile(
-    r"(?i)(sessionid|csrftoken|password|passwd|secret|token|api[_-]?key|license[_-]?key)"
+    r"(?i)(?=[sctpal])(sessionid|csrftoken|password|passwd|secret|token|api[_-]?key|license[_-]?key)"
     r"(\s*[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&}\\]+"
 )
 # Query string values: filters carry customer e-mails, and no value in a URL is needed in a log.
@@ -54,7 +54,7 @@ _LONG_RUN = re.compile(r"[A-Za-z0-9_-]{40,}")
 _ESCAPE = re.compile(
     r"%(?:25)*[0-9A-Fa-f]{2}|\\+x[0-9A-Fa-f]{2}|\\+u[0-9A-Fa-f]{4}|&#(?:[xX][0-9A-Fa-f]{1,6}|[0-9]{1,7});"
 )
-_ENCODED_WORD = re.compile(rf"(?:[A-Za-z0-9_.~+-]|{_ESCAPE.pattern})+")
+_ENCODED_WORD = re.compile(rf"(?:[A-Za-z0-9_.~+-]+|{_ESCAPE.pattern})+")
 # Base64 (a Basic credential, an encoded key): long runs mixing cases, digits and + or /.
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}")
 _LOWER, _UPPER, _DIGIT = re.compile("[a-z]"), re.compile("[A-Z]"), re.compile("[0-9]")
@@ -93,6 +93,8 @@ def _redact_plain(text):
 
 def _redact_encoded_word(match):
     word = match.group(0)
+    if "%" not in word and "\\" not in word and "&" not in word:
+        return word
     decoded = word
     for _ in range(3):  # %25-chains are decoded in one step; an escape of an escape takes another
         decoded = _ESCAPE.sub(_unescape, decoded)
