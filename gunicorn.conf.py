@@ -8,12 +8,19 @@ import json
 import multiprocessing
 import os
 
-from gunicorn import util
+from gunicorn import glogging, util
 
 from corrosion.api.errors import error_body
 from corrosion.errors import ErrorCode
+from corrosion.logging import request_id_var, use_json_format
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "corrosion.settings")
+
+# The loopback address only: with CLIENT_IP_HEADER set, whoever reaches gunicorn directly sets
+# their own client address and escapes every per-address limit, so only the proxy in front may
+# reach it. Set GUNICORN_BIND (e.g. 10.0.0.7:8000) where the proxy runs on another machine, and
+# let a firewall admit the proxy alone (README, Deploy).
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
 # One process per core plus one, each with a few threads (3 x 4 on the 2-core machines measured).
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
@@ -25,8 +32,9 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 5))
 # Recycle workers now and then so a slow leak can never take a node down; jitter avoids all at once.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 20000))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", 2000))
-# The app logs each request itself, as JSON with its request id; gunicorn's access log would repeat it.
-accesslog = None
+# The app logs each request itself, as JSON with its request id; gunicorn's access log would repeat
+# it, so it is off unless GUNICORN_ACCESSLOG names a file ("-" for stdout).
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # The TLS proxy's address: only it may set X-Forwarded-Proto / X-Forwarded-For.
@@ -49,3 +57,29 @@ def _write_json_error(sock, status_int, reason, mesg):
 
 
 util.write_error = _write_json_error
+
+
+class JsonLogger(glogging.Logger):
+    """gunicorn's error and access lines as the app writes its own: JSON on stdout, secrets cut.
+
+    gunicorn logs a request it refuses by quoting it (a header without its colon, a request line
+    with a control character), keys included; its access line holds the query string and Referer.
+    """
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        use_json_format(self.error_log, self.access_log)
+
+    def access(self, resp, req, environ, request_time):
+        if not self.access_log_enabled:
+            return
+        # The app's X-Request-ID, so the access line joins the app's lines of the same request.
+        request_id = next((value for name, value in resp.headers if name.lower() == "x-request-id"), "-")
+        token = request_id_var.set(request_id)
+        try:
+            super().access(resp, req, environ, request_time)
+        finally:
+            request_id_var.reset(token)
+
+
+logger_class = JsonLogger

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from audit.models import AuditEvent
+from corrosion.admin import SecretLookupsRefused
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(SecretLookupsRefused, admin.ModelAdmin):
     """The trail is append-only: staff read it, nobody edits it."""
 
     list_display = ["occurred_at", "actor_type", "actor", "action", "target_type", "target_id"]

@@ -23,6 +23,7 @@ from billing.selectors import (
     open_month_figures,
 )
 from billing.services import month_close
+from corrosion.admin import SecretLookupsRefused
 from corrosion.api.renderers import csv_response
 from corrosion.errors import DomainError
 
@@ -41,7 +42,7 @@ class _ReadOnly:
 
 
 @admin.register(BillingRecord)
-class BillingRecordAdmin(_ReadOnly, admin.ModelAdmin):
+class BillingRecordAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
     list_display = ["month", "host", "active_license_count", "wholesale_rate_usd", "total_amount_usd", "generated_at"]
     list_filter = ["billing_month", ("host", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["host__company_name", "host__contact_email"]
@@ -115,7 +116,7 @@ class CloseMonthForm(forms.Form):
 
 
 @admin.register(BillingMonth)
-class BillingMonthAdmin(_ReadOnly, admin.ModelAdmin):
+class BillingMonthAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
     list_display = ["month_label", "closed_at", "closed_by"]
     fields = ["month", "closed_at", "closed_by"]
     readonly_fields = fields

@@ -3,7 +3,7 @@ services raise.
 
 A service raises `DomainError(ErrorCode.X, message, fields=...)` and knows nothing of how it is
 shown: the API's exception handler turns it into the contract's JSON body, the admin into a
-message (corrosion.admin_tools), a command into a one-line CommandError (corrosion.commands).
+message (corrosion.admin), a command into a one-line CommandError (corrosion.commands).
 """
 
 from enum import StrEnum

@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView
 
 from corrosion.api import views
+from corrosion.api.docs import ApiDocsView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -10,7 +11,7 @@ urlpatterns = [
     path("api/host/", include("billing.urls")),
     path("api/plugin/", include("licensing.plugin_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="docs"),
+    path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
 ]

@@ -7,7 +7,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from audit.services import Actor
-from corrosion.admin_tools import DomainErrorAdminMixin
+from corrosion.admin import DomainErrorAdminMixin, SecretLookupsRefused
 from corrosion.errors import DomainError
 from hosts.models import Host, HostAPIKey, HostRate
 from hosts.services import (
@@ -104,7 +104,7 @@ class HostForm(forms.ModelForm):
 
 
 @admin.register(Host)
-class HostAdmin(DomainErrorAdminMixin, admin.ModelAdmin):
+class HostAdmin(SecretLookupsRefused, DomainErrorAdminMixin, admin.ModelAdmin):
     form = HostForm
     list_display = ["company_name", "contact_email", "wholesale_rate_usd", "active", "live_licenses", "last_activity"]
     list_filter = ["active", LiveLicenseCountFilter]
@@ -204,7 +204,7 @@ class HostAdmin(DomainErrorAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(HostAPIKey)
-class HostAPIKeyAdmin(admin.ModelAdmin):
+class HostAPIKeyAdmin(SecretLookupsRefused, admin.ModelAdmin):
     list_display = ["key_id", "host", "name", "created_at", "last_used_at", "revoked_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["key_id", "host__company_name", "host__contact_email", "name"]

@@ -5,6 +5,7 @@ from django.utils.html import format_html, format_html_join
 
 from audit.selectors import audit_events_for
 from audit.services import Actor
+from corrosion.admin import SecretLookupsRefused
 from corrosion.errors import DomainError
 from licensing.models import HostLicense
 from licensing.selectors import online_since
@@ -27,10 +28,12 @@ class OnlineFilter(admin.SimpleListFilter):
 
 
 @admin.register(HostLicense)
-class HostLicenseAdmin(admin.ModelAdmin):
+class HostLicenseAdmin(SecretLookupsRefused, admin.ModelAdmin):
     list_display = ["server_identifier", "host", "customer_email", "status", "online", "last_seen_at", "provisioned_at"]
     list_filter = ["status", OnlineFilter, ("host", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["license__license_key", "server_identifier", "customer_email", "license__hostname"]
+    # A license is found by its whole key (as a customer reads it out), never by a piece of one:
+    # a substring search would let the list answer "which keys contain ...?" a character at a time.
+    search_fields = ["=license__license_key", "server_identifier", "customer_email", "license__hostname"]
     list_select_related = ["host", "license"]
     ordering = ["-provisioned_at", "-id"]
     show_full_result_count = False  # a COUNT(*) over every license on each page is not worth it

@@ -127,14 +127,16 @@ class AppServer:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = subprocess_env(
-            GUNICORN_BIND=f"127.0.0.1:{self.port}",
-            GUNICORN_WORKERS=workers,
-            GUNICORN_THREADS=threads,
-            GUNICORN_LOG_LEVEL="warning",
-            # A graceful stop that waits no longer than this for idle workers. (SIGINT's quick stop can
-            # leave a gthread worker deadlocked in its signal handler, orphaned once the master goes.)
-            GUNICORN_GRACEFUL_TIMEOUT=3,
-            **env,
+            **{
+                "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+                "GUNICORN_WORKERS": workers,
+                "GUNICORN_THREADS": threads,
+                "GUNICORN_LOG_LEVEL": "warning",
+                # A graceful stop that waits no longer than this for idle workers. (SIGINT's quick stop can
+                # leave a gthread worker deadlocked in its signal handler, orphaned once the master goes.)
+                "GUNICORN_GRACEFUL_TIMEOUT": 3,
+                **env,
+            }
         )
         self.process = None
         self.log = None

@@ -1,0 +1,75 @@
+"""What every admin page shares: no changelist lookup may reach a secret, and a service's refusal
+(a DomainError) is shown on the form's fields or as a message, never a 500.
+
+The admin filters its lists by any lookup in the query string that `lookup_allowed` accepts, and it
+accepts every lookup on the model's own fields. On a secret that is an oracle: a view-only user
+pages `?digest__startswith=` one character at a time and reads a key's digest back in a few
+hundred requests. Lookups that touch a secret field, directly or through relations, are refused.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models.constants import LOOKUP_SEP
+from django.http import HttpResponseRedirect
+
+from corrosion.errors import DomainError
+
+# Every field holding a secret or a digest of one, as "app_label.modelname.field". Listed by name
+# so this module imports no app; tests check that each field named like a secret is here.
+SECRET_FIELDS = frozenset(
+    {
+        "auth.user.password",
+        "hosts.hostapikey.digest",
+        "licensing.license.license_key",
+        "licensing.license.companion_token",
+        "billing.billingline.license_key",
+    }
+)
+
+
+def lookup_touches_secret(model, lookup):
+    """Whether a lookup such as `license__license_key__startswith` reads a secret field."""
+    for part in lookup.split(LOOKUP_SEP):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False  # a transform or a lookup ("startswith"): the path of fields has ended
+        if f"{model._meta.label_lower}.{field.name}" in SECRET_FIELDS:
+            return True
+        if not field.is_relation or field.related_model is None:
+            return False
+        model = field.related_model
+    return False
+
+
+class SecretLookupsRefused:
+    """A ModelAdmin mixin: a lookup on a secret gets the admin's own refusal (400), never a filtered list."""
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if lookup_touches_secret(self.model, lookup):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+def form_add_domain_error(form, exc: DomainError):
+    """Put the error on the fields it names (or on the form), so the page says what to correct."""
+    for name, field_messages in exc.field_messages().items():
+        form.add_error(name if name in form.fields else None, field_messages)
+
+
+class DomainErrorAdminMixin:
+    """A ModelAdmin whose services may refuse: the refusal is a message, never a 500.
+
+    Field errors are caught by the forms' own validation first (they call the same validators as
+    the services); what only the service can see (a race) reaches here, after the admin's
+    transaction has rolled back, and the form page is shown again with the message.
+    """
+
+    def message_domain_error(self, request, exc: DomainError):
+        self.message_user(request, exc.message, messages.ERROR)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            self.message_domain_error(request, exc)
+            return HttpResponseRedirect(request.get_full_path())
