@@ -50,11 +50,6 @@ class SecretLookupsRefused:
             return False
         return super().lookup_allowed(lookup, value, request)
 
-def form_add_domain_error(form, exc: DomainError):
-    """Put the error on the fields it names (or on the form), so the page says what to correct."""
-    for name, field_messages in exc.field_messages().items():
-        form.add_error(name if name in form.fields else None, field_messages)
-
 
 class DomainErrorAdminMixin:
     """A ModelAdmin whose services may refuse: the refusal is a message, never a 500.
