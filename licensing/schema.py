@@ -29,12 +29,7 @@ _PROVISION_ITEM_SCHEMA = {
             "description": "your own id of the server; unique within one bulk call",
         },
         "hostname": {"type": "string", "minLength": 1, "maxLength": HOSTNAME_MAX_LENGTH, "pattern": PRINTABLE_PATTERN},
-        "customer_email": {
-            "type": "string",
-            "format": "email",
-            "maxLength": CUSTOMER_EMAIL_MAX_LENGTH,
-            "pattern": PRINTABLE_PATTERN,
-        },
+        "customer_email": {"type": "string", "format": "email", "maxLength": CUSTOMER_EMAIL_MAX_LENGTH},
     },
     "additionalProperties": False,
 }
