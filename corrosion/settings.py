@@ -12,6 +12,8 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from corrosion.limits import parse_rate
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -197,6 +199,21 @@ HOST_API_RATE_LIMIT = env("HOST_API_RATE_LIMIT", default="600/min")
 HEARTBEAT_RATE_LIMIT = env("HEARTBEAT_RATE_LIMIT", default="12/min")
 # Unknown license keys sent to the heartbeat, per client address, before it answers 429.
 HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT = env("HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT", default="20/min")
+# Failed host API authentications per client address before it answers 429.
+AUTH_FAILURE_RATE_LIMIT = env("AUTH_FAILURE_RATE_LIMIT", default="30/min")
+for _name in (
+    "HOST_API_RATE_LIMIT",
+    "HEARTBEAT_RATE_LIMIT",
+    "HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT",
+    "AUTH_FAILURE_RATE_LIMIT",
+):
+    try:
+        if parse_rate(globals()[_name])[0] < 1:
+            raise ValueError(_name)
+    except (ValueError, KeyError):
+        raise ImproperlyConfigured(
+            f"{_name} must read like 600/min (a count from 1, then s, min, hour or day)."
+        ) from None
 # Where the client's address is read for per-address limits: REMOTE_ADDR, or a header the TLS
 # proxy sets itself (e.g. HTTP_X_REAL_IP); never a header a client can forge past the proxy.
 CLIENT_IP_HEADER = env("CLIENT_IP_HEADER", default="REMOTE_ADDR")

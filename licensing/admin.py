@@ -8,7 +8,7 @@ from audit.services import Actor
 from corrosion.admin import SecretLookupsRefused
 from corrosion.errors import DomainError
 from licensing.models import HostLicense
-from licensing.selectors import online_since
+from licensing.selectors import is_online, online_q, online_since
 from licensing.services import license_resume, license_suspend, license_terminate
 
 
@@ -21,9 +21,9 @@ class OnlineFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(last_seen_at__gte=online_since())
+            return queryset.filter(online_q(online_since()))
         if self.value() == "no":
-            return queryset.exclude(last_seen_at__gte=online_since())
+            return queryset.exclude(online_q(online_since()))
         return queryset
 
 
@@ -75,7 +75,7 @@ class HostLicenseAdmin(SecretLookupsRefused, admin.ModelAdmin):
 
     @admin.display(boolean=True)
     def online(self, obj):
-        return obj.last_seen_at is not None and obj.last_seen_at >= self._online_since
+        return is_online(obj, self._online_since)
 
     @admin.display(description="license key")
     def license_key(self, obj):

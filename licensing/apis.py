@@ -6,11 +6,17 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from audit.services import Actor
-from corrosion.api.fields import StrictCharField, no_control_characters
+from corrosion.api.fields import ClosedSerializer, StrictCharField, no_control_characters
 from corrosion.api.pagination import KeysetPagination
 from corrosion.api.schema import PAGINATION_DESCRIPTION, error_responses, page_of, page_parameters, ref
 from corrosion.api.views import ApiView
-from licensing.limits import CUSTOMER_EMAIL_MAX_LENGTH, HOSTNAME_MAX_LENGTH, MAX_BULK_ITEMS, SERVER_ID_MAX_LENGTH
+from licensing.limits import (
+    CUSTOMER_EMAIL_MAX_LENGTH,
+    HOSTNAME_MAX_LENGTH,
+    LICENSE_KEY_MAX_LENGTH,
+    MAX_BULK_ITEMS,
+    SERVER_ID_MAX_LENGTH,
+)
 from licensing.models import LicenseStatus
 from licensing.schema import LICENSE_UPDATE_SCHEMA, PROVISION_REQUEST_SCHEMA, PROVISION_RESPONSE_SCHEMA
 from licensing.selectors import license_for_host, licenses_for_host, online_since
@@ -25,11 +31,23 @@ from licensing.services import (
 )
 
 
-class ProvisionApi(ApiView):
-    class InputSerializer(serializers.Serializer):
+def _customer_email_field(**kwargs):
+    # A quoted local part may hold control characters ("a\x1bb"@example.com is a valid address):
+    # refused here as in every other text field.
+    return serializers.EmailField(max_length=CUSTOMER_EMAIL_MAX_LENGTH, validators=[no_control_characters], **kwargs)
+
+
+class LicenseApiView(ApiView):
+    """Every licensing view answers license keys and companion tokens: no cache may keep them."""
+
+    carries_secrets = True
+
+
+class ProvisionApi(LicenseApiView):
+    class InputSerializer(ClosedSerializer):
         server_id = StrictCharField(min_length=1, max_length=SERVER_ID_MAX_LENGTH, validators=[no_control_characters])
         hostname = StrictCharField(min_length=1, max_length=HOSTNAME_MAX_LENGTH, validators=[no_control_characters])
-        customer_email = serializers.EmailField(max_length=CUSTOMER_EMAIL_MAX_LENGTH)
+        customer_email = _customer_email_field()
 
     @extend_schema(
         operation_id="licenses_provision",
@@ -100,11 +118,15 @@ class ProvisionApi(ApiView):
         return {"online_since": online_since()}
 
 
-class LicenseListApi(ApiView):
+class LicenseListApi(LicenseApiView):
     class FilterSerializer(serializers.Serializer):
+        """Exact matches; `hostname` and `customer_email` ignore case."""
+
         status = serializers.ChoiceField(choices=LicenseStatus.choices, required=False)
-        server_id = serializers.CharField(max_length=255, required=False)
-        customer_email = serializers.CharField(max_length=254, required=False)
+        server_id = serializers.CharField(max_length=SERVER_ID_MAX_LENGTH, required=False)
+        hostname = serializers.CharField(max_length=HOSTNAME_MAX_LENGTH, required=False)
+        customer_email = serializers.CharField(max_length=CUSTOMER_EMAIL_MAX_LENGTH, required=False)
+        license_key = serializers.CharField(max_length=LICENSE_KEY_MAX_LENGTH, required=False)
         online = serializers.BooleanField(required=False)
 
     @extend_schema(
@@ -127,12 +149,9 @@ class LicenseListApi(ApiView):
         },
     )
     def get(self, request):
-        # A plain dict: with a QueryDict, DRF reads an absent boolean as false.
-        filters = self.FilterSerializer(data=request.query_params.dict())
-        filters.is_valid(raise_exception=True)
-        queryset = licenses_for_host(host=request.user, filters=filters.validated_data)
-        paginator = KeysetPagination("provisioned_at", id_field="license_id")
-        rows = paginator.paginate(queryset, request)
+        paginator = KeysetPagination("provisioned_at", id_field="license_id", filters=self.FilterSerializer)
+        filters = paginator.parse_query(request)
+        rows = paginator.paginate(licenses_for_host(host=request.user, filters=filters), request)
         data = LicenseOutputSerializer(rows, many=True, context={"online_since": online_since()}).data
         return paginator.response(data)
 
@@ -144,17 +163,16 @@ def _own_license(request, license_id):
     return host_license
 
 
-class LicenseDetailApi(ApiView):
-    class UpdateSerializer(serializers.Serializer):
+class LicenseDetailApi(LicenseApiView):
+    class UpdateSerializer(ClosedSerializer):
+        unknown_field_message = "This field cannot be changed."
+
         hostname = StrictCharField(
             min_length=1, max_length=HOSTNAME_MAX_LENGTH, validators=[no_control_characters], required=False
         )
-        customer_email = serializers.EmailField(max_length=CUSTOMER_EMAIL_MAX_LENGTH, required=False)
+        customer_email = _customer_email_field(required=False)
 
         def validate(self, attrs):
-            unknown = sorted(set(self.initial_data) - set(self.fields))
-            if unknown:
-                raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
             if not attrs:
                 raise ValidationError({"non_field_errors": ["Send hostname and/or customer_email."]})
             return attrs
@@ -194,7 +212,7 @@ class LicenseDetailApi(ApiView):
         return Response(LicenseOutputSerializer(host_license).data)
 
 
-class _LicenseStatusChangeApi(ApiView):
+class _LicenseStatusChangeApi(LicenseApiView):
     """POST with no body; a repeat of a change already in effect is a no-op 200."""
 
     change = None  # the service that makes the change

@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 from corrosion.db import Undeletable
 from hosts.models import Host
@@ -45,6 +46,10 @@ class License(Undeletable):
         constraints = [
             models.CheckConstraint(condition=_STATUS_VALID, name="licenses_status_valid"),
             models.CheckConstraint(condition=_TERMINATED_HAS_TIME, name="licenses_terminated_at_matches_status"),
+        ]
+        indexes = [
+            # The host API's `?hostname=` filter, which ignores case (Django's iexact is UPPER(...) = UPPER(...)).
+            models.Index(Upper("hostname"), name="licenses_hostname_upper_idx"),
         ]
 
     def __str__(self):
@@ -91,6 +96,8 @@ class HostLicense(Undeletable):
             models.Index(fields=["host", "-provisioned_at", "-license"], name="host_licenses_list_idx"),
             models.Index(fields=["host", "status", "-provisioned_at", "-license"], name="host_licenses_status_idx"),
             models.Index(fields=["host", "server_identifier"], name="host_licenses_server_idx"),
+            # The host API's `?customer_email=` filter, which ignores case.
+            models.Index("host", Upper("customer_email"), name="host_licenses_email_idx"),
         ]
 
     def __str__(self):

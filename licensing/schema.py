@@ -96,6 +96,7 @@ COMPONENTS = {
             "valid": {"type": "boolean", "description": "true only while the license is `active`"},
         },
     },
+    "additionalProperties": False,
 }
 
 add_components = components_hook(COMPONENTS)

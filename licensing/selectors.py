@@ -1,9 +1,10 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
-from licensing.models import HostLicense
+from licensing.models import HostLicense, LicenseStatus
 
 # The columns LicenseOutputSerializer reads (the services re-read a license under a lock anyway).
 SHOWN_FIELDS = (
@@ -26,8 +27,27 @@ def online_since():
     return timezone.now() - timedelta(minutes=settings.ONLINE_WINDOW_MINUTES)
 
 
+def online_q(since):
+    """Online: seen since `since`, and not terminated (its plugin may beat on; the license is gone)."""
+    return Q(last_seen_at__gte=since) & ~Q(status=LicenseStatus.TERMINATED)
+
+
+def is_online(host_license, since):
+    """online_q for one row already read."""
+    return (
+        host_license.last_seen_at is not None
+        and host_license.last_seen_at >= since
+        and host_license.status != LicenseStatus.TERMINATED
+    )
+
+
 def licenses_for_host(*, host, filters=None):
-    """The host's licenses, every row joined to its license in the same query."""
+    """The host's licenses, every row joined to its license in the same query.
+
+    Each filter is index-backed for the common case: `license_key` by the licenses' unique key,
+    `hostname` by licenses_hostname_upper_idx, `customer_email` by host_licenses_email_idx,
+    `server_id` and `status` by the host's own indexes; `online` reads the host's list.
+    """
     filters = filters or {}
     # Only what the API shows: a page of 100 parsed some 500 timestamps it never rendered.
     queryset = HostLicense.objects.filter(host=host).select_related("license").only(*SHOWN_FIELDS)
@@ -37,12 +57,13 @@ def licenses_for_host(*, host, filters=None):
         queryset = queryset.filter(server_identifier=filters["server_id"])
     if "customer_email" in filters:
         queryset = queryset.filter(customer_email__iexact=filters["customer_email"])
+    if "hostname" in filters:
+        queryset = queryset.filter(license__hostname__iexact=filters["hostname"])
+    if "license_key" in filters:
+        queryset = queryset.filter(license__license_key=filters["license_key"])
     if "online" in filters:
-        since = online_since()
-        if filters["online"]:
-            queryset = queryset.filter(last_seen_at__gte=since)
-        else:
-            queryset = queryset.exclude(last_seen_at__gte=since)
+        online = online_q(online_since())
+        queryset = queryset.filter(online) if filters["online"] else queryset.exclude(online)
     return queryset
 
 

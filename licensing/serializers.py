@@ -6,7 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from licensing.models import LicenseStatus
-from licensing.selectors import online_since
+from licensing.selectors import is_online, online_since
 
 
 def panel_url(subdomain):
@@ -40,10 +40,7 @@ class LicenseOutputSerializer(serializers.Serializer):
         return panel_url(obj.license.subdomain)
 
     def get_online(self, obj) -> bool:
-        if obj.last_seen_at is None:
-            return False
-        since = self.context.get("online_since") or online_since()
-        return obj.last_seen_at >= since
+        return is_online(obj, self.context.get("online_since") or online_since())
 
     def to_representation(self, instance):
         # The same dict DRF would build field by field, built directly: DRF's generic walk over

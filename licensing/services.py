@@ -1,5 +1,6 @@
 """Every change to licenses: one transaction each, with its audit record."""
 
+import hashlib
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,27 +41,48 @@ def _same(a, b):
     return a.casefold() == b.casefold()
 
 
-def customers_for_emails(emails):
-    """{lowercased e-mail: user}, creating the users not there yet.
+# The username of a customer whose lowercased e-mail does not fit in one (150 characters): a
+# digest of that e-mail. It has no "@", so it can never be another customer's e-mail.
+_LONG_EMAIL_USERNAME_PREFIX = "email-sha256:"
 
-    A customer is the user whose username is their lowercased e-mail: the unique username makes
-    "find or create, ignoring case" safe against concurrent requests for the same new customer.
+
+def customer_username(email):
+    """The username of the customer with this e-mail: the lowercased e-mail, or its digest when too long.
+
+    The username is unique, so "find or create, ignoring case" stays safe against concurrent
+    requests for the same new customer, however long the e-mail.
     """
+    lowered = email.lower()
     User = get_user_model()
-    usernames = {email.lower() for email in emails}
-    users = {user.username: user for user in User.objects.filter(username__in=usernames)}
-    missing = usernames - users.keys()
+    if len(lowered) <= User._meta.get_field("username").max_length:
+        return lowered
+    return _LONG_EMAIL_USERNAME_PREFIX + hashlib.sha256(lowered.encode()).hexdigest()
+
+
+def _customer_user(User, username, email):
+    lowered = email.lower()
+    # The e-mail column holds 254: the lowercased form when it fits, else the address as given.
+    kept = lowered if len(lowered) <= User._meta.get_field("email").max_length else email
+    return User(username=username, email=kept, password=make_password(None))
+
+
+def customers_for_emails(emails):
+    """{lowercased e-mail: user}, creating the users not there yet (see customer_username)."""
+    User = get_user_model()
+    by_username = {customer_username(email): email for email in emails}
+    users = {user.username: user for user in User.objects.filter(username__in=by_username)}
+    missing = by_username.keys() - users.keys()
     if missing:
         # One upsert that returns every row, also one a concurrent request created meanwhile (its
         # no-op update waits for that request's commit): a new customer costs one query, not two.
         created = User.objects.bulk_create(
-            [User(username=name, email=name, password=make_password(None)) for name in sorted(missing)],
+            [_customer_user(User, name, by_username[name]) for name in sorted(missing)],
             update_conflicts=True,
             unique_fields=["username"],
             update_fields=["username"],
         )
         users.update({user.username: user for user in created})
-    return users
+    return {email.lower(): users[username] for username, email in by_username.items()}
 
 
 def license_provision(*, host, items, actor, bulk=False):

@@ -2,8 +2,10 @@ import os
 import uuid
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.services import Actor
@@ -47,6 +49,30 @@ def isolated_cache(settings):
     from axes.handlers.proxy import AxesProxyHandler
 
     AxesProxyHandler.implementation = None
+
+
+@pytest.fixture
+def frozen_clock():
+    """The clock stopped in the middle of the current minute, so a rate-limit test never straddles a
+    minute's turn by accident; move it with `frozen_clock.shift(seconds)` or `.move_to(moment)`."""
+    middle = timezone.now().replace(second=30, microsecond=0)
+    with time_machine.travel(middle, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture(params=["local memory", "redis"])
+def rate_cache(request, settings):
+    """Each rate-limit test runs on both stores the limits use: the process's own memory (no Redis
+    configured) and Redis (CACHE_URL=redis://..., as in CI and production)."""
+    config = dict(settings.CACHES["default"])
+    if request.param == "local memory":
+        config["BACKEND"] = "django.core.cache.backends.locmem.LocMemCache"
+        config.pop("LOCATION", None)
+        config.pop("OPTIONS", None)
+    elif "redis" not in config["BACKEND"].lower():
+        pytest.skip("needs Redis: set CACHE_URL=redis://... (CI does)")
+    settings.CACHES = {**settings.CACHES, "default": config}
+    return request.param
 
 
 @pytest.fixture

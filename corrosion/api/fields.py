@@ -1,6 +1,7 @@
 """Input rules every API shares: text fields take strings only, and no control characters."""
 
 import re
+from collections.abc import Mapping
 
 from rest_framework import serializers
 
@@ -22,3 +23,25 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class ClosedSerializer(serializers.Serializer):
+    """Refuses every field it does not declare, naming each one, beside the other fields' errors.
+
+    DRF drops unknown fields silently: a client's typo ("hostnme") would be ignored, not reported.
+    """
+
+    unknown_field_message = "Unknown field: this endpoint does not take it."
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            return super().to_internal_value(data)
+        known = {field.field_name for field in self._writable_fields}
+        errors = {str(name): [self.unknown_field_message] for name in data if name not in known}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            errors = {**exc.detail, **errors}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value

@@ -51,23 +51,56 @@ def _decode(cursor, parse_value=parse_aware_datetime):
         raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from None
 
 
+PAGE_PARAMETERS = frozenset(PageQuerySerializer().fields)
+UNKNOWN_PARAMETER_MESSAGE = "Unknown query parameter: this list does not take it."
+
+
 class KeysetPagination:
     """Paginate a queryset newest first by (`time_field`, `id_field`).
 
     `id_field` breaks ties and must be unique: the id clients see. `parse_value` reads the time
     field's value back from a cursor: an aware datetime by default; `date.fromisoformat` for a DateField.
+
+    It also reads the list's query string, so every list refuses the parameters it does not take
+    (400 naming each): a typo such as `?stauts=` never answers the whole list as if unfiltered.
+    `filters` is the serializer of the list's own filters; `extra_parameters` any other names it
+    takes (`format` where a list offers CSV).
     """
 
-    def __init__(self, time_field, *, id_field="id", parse_value=parse_aware_datetime):
+    def __init__(
+        self, time_field, *, id_field="id", parse_value=parse_aware_datetime, filters=None, extra_parameters=()
+    ):
         self.time_field = time_field
         self.id_field = id_field
         self.parse_value = parse_value
+        self.filters_class = filters
+        self.extra_parameters = frozenset(extra_parameters)
+        self.query = None
+
+    def parse_query(self, request):
+        """The list's filters, validated; raises one 400 naming every bad or unknown parameter."""
+        # A plain dict: with a QueryDict, DRF reads an absent boolean as false.
+        params = request.query_params.dict()
+        taken = PAGE_PARAMETERS | self.extra_parameters
+        filters = self.filters_class(data=params) if self.filters_class is not None else None
+        if filters is not None:
+            taken |= set(filters.fields)
+        errors = {name: [UNKNOWN_PARAMETER_MESSAGE] for name in params if name not in taken}
+        page = PageQuerySerializer(data={name: params[name] for name in PAGE_PARAMETERS if name in params})
+        if not page.is_valid():
+            errors.update(page.errors)
+        if filters is not None and not filters.is_valid():
+            errors.update(filters.errors)
+        if errors:
+            raise serializers.ValidationError(errors)
+        self.query = page.validated_data
+        return filters.validated_data if filters is not None else {}
 
     def paginate(self, queryset, request):
-        params = PageQuerySerializer(data=request.query_params.dict())
-        params.is_valid(raise_exception=True)
-        page_size = params.validated_data.get("page_size", DEFAULT_PAGE_SIZE)
-        cursor = params.validated_data.get("cursor")
+        if self.query is None:
+            self.parse_query(request)
+        page_size = self.query.get("page_size", DEFAULT_PAGE_SIZE)
+        cursor = self.query.get("cursor")
         field, key = self.time_field, self.id_field
 
         if cursor is None:

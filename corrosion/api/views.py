@@ -5,6 +5,7 @@ import sys
 from django.core.cache import cache
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import JsonResponse
+from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from rest_framework.exceptions import NotAcceptable
@@ -72,6 +73,16 @@ class ApiView(APIView):
     unknown `?format=` got 406, not the 401 every keyless request gets (found by fuzzing). The
     negotiation's refusal now waits until authentication, permissions and throttles have passed.
     """
+
+    # Set on views whose answers carry secrets (license keys, companion tokens, API keys, webhook
+    # secrets): every answer then says `Cache-Control: no-store`, so no proxy or browser keeps one.
+    carries_secrets = False
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.carries_secrets:
+            patch_cache_control(response, no_store=True)
+        return response
 
     def perform_content_negotiation(self, request, force=False):
         try:

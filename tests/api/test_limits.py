@@ -73,7 +73,7 @@ def test_the_parser_stops_reading_at_the_limit_without_a_content_length(settings
     assert stream.tell() == 1001
 
 
-def test_the_host_rate_limit_answers_429_with_retry_after(host_client, settings):
+def test_the_host_rate_limit_answers_429_with_retry_after(host_client, settings, frozen_clock):
     settings.HOST_API_RATE_LIMIT = "3/min"
     statuses = [host_client.get("/api/host/licenses").status_code for _ in range(5)]
     assert statuses == [200, 200, 200, 429, 429]
@@ -82,7 +82,7 @@ def test_the_host_rate_limit_answers_429_with_retry_after(host_client, settings)
     assert 1 <= int(response["Retry-After"]) <= 60
 
 
-def test_the_rate_limit_is_per_host(host_client, other_host_client, settings):
+def test_the_rate_limit_is_per_host(host_client, other_host_client, settings, frozen_clock):
     settings.HOST_API_RATE_LIMIT = "2/min"
     for _ in range(3):
         host_client.get("/api/host/licenses")
@@ -90,7 +90,7 @@ def test_the_rate_limit_is_per_host(host_client, other_host_client, settings):
     assert other_host_client.get("/api/host/licenses").status_code == 200
 
 
-def test_a_down_rate_limit_cache_lets_requests_through_and_logs_it(host_client, settings, caplog):
+def test_a_down_rate_limit_cache_lets_requests_through_and_logs_it(host_client, settings, caplog, frozen_clock):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
     }

@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -128,3 +129,158 @@ def test_no_raw_key_or_secret_is_stored_anywhere(host, api_key, command_actor):
                 text = " ".join(str(value) for value in row)
                 found += [(table, secret) for secret in secrets if secret in text]
     assert found == []
+
+
+# --- Failed authentication is limited per client address (AUTH_FAILURE_RATE_LIMIT) ---------------
+
+
+@pytest.fixture
+def no_blocked_addresses():
+    from hosts.authentication import blocked_addresses, verified_keys
+
+    blocked_addresses.clear()
+    verified_keys.clear()
+    yield
+    blocked_addresses.clear()
+    verified_keys.clear()
+
+
+def _wrong_key(n):
+    return f"Bearer crn_{n:08d}_{'W' * 43}"
+
+
+def _from(address, header):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    return client.get(URL, REMOTE_ADDR=address)
+
+
+def _queries(response_maker):
+    with CaptureQueriesContext(connection) as queries:
+        response = response_maker()
+    return response, len(queries)
+
+
+def test_the_31st_wrong_key_from_one_address_is_429_and_no_lookup(rate_cache, frozen_clock, no_blocked_addresses):
+    statuses, lookups = [], []
+    for n in range(30):
+        response, count = _queries(lambda n=n: _from("203.0.113.9", _wrong_key(n)))
+        statuses.append(response.status_code)
+        lookups.append(count)
+    assert statuses == [401] * 30
+    assert lookups == [1] * 30  # each wrong key costs its one lookup
+
+    for n in range(30, 40):
+        response, count = _queries(lambda n=n: _from("203.0.113.9", _wrong_key(n)))
+        assert response.status_code == 429
+        assert count == 0  # refused before the database
+        assert response.json()["error"]["code"] == "rate_limited"
+        assert response["Retry-After"] == "60"
+
+
+def test_a_wrong_secret_for_a_real_key_id_counts_too(api_key, rate_cache, frozen_clock, no_blocked_addresses, settings):
+    settings.AUTH_FAILURE_RATE_LIMIT = "3/min"
+    key_id = api_key.split("_")[1]
+    statuses = [_from("203.0.113.9", f"Bearer crn_{key_id}_{'B' * 43}").status_code for _ in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+
+
+def test_malformed_keys_count_as_failures(db, rate_cache, frozen_clock, no_blocked_addresses, settings):
+    settings.AUTH_FAILURE_RATE_LIMIT = "3/min"
+    headers = ["Bearer not-a-key", "Basic dXNlcjpwYXNz", "Bearer ", "Token x"]
+    assert [_from("203.0.113.9", h).status_code for h in headers] == [401, 401, 401, 429]
+
+
+def test_another_address_is_not_affected(api_key, rate_cache, frozen_clock, no_blocked_addresses, settings):
+    settings.AUTH_FAILURE_RATE_LIMIT = "3/min"
+    for n in range(4):
+        _from("203.0.113.9", _wrong_key(n))
+    assert _from("203.0.113.9", _wrong_key(9)).status_code == 429
+    assert _from("198.51.100.7", _wrong_key(9)).status_code == 401
+    assert _from("198.51.100.7", f"Bearer {api_key}").status_code == 200
+
+
+def test_after_the_window_the_address_is_answered_again(
+    api_key, rate_cache, frozen_clock, no_blocked_addresses, settings
+):
+    settings.AUTH_FAILURE_RATE_LIMIT = "3/min"
+    start = timezone.now()
+    for n in range(3):
+        _from("203.0.113.9", _wrong_key(n))
+    frozen_clock.shift(59)
+    response = _from("203.0.113.9", _wrong_key(3))
+    assert response.status_code == 429
+    assert response["Retry-After"] == "1"
+    frozen_clock.move_to(start + timedelta(seconds=60))
+    assert _from("203.0.113.9", f"Bearer {api_key}").status_code == 200
+    assert _from("203.0.113.9", _wrong_key(4)).status_code == 401
+
+
+def test_a_key_already_verified_is_served_from_a_blocked_address_and_a_new_one_waits(
+    host, api_key, command_actor, rate_cache, frozen_clock, no_blocked_addresses, settings, django_assert_num_queries
+):
+    """The partner's working key keeps working from an address it shares with a guesser (a NAT);
+    a key this process has never seen authenticate waits out the block, with no lookup."""
+    settings.AUTH_FAILURE_RATE_LIMIT = "3/min"
+    assert _from("203.0.113.9", f"Bearer {api_key}").status_code == 200
+    for n in range(3):
+        _from("203.0.113.9", _wrong_key(n))
+    with django_assert_num_queries(2):  # the key, then the page: no more than any other request
+        assert _from("203.0.113.9", f"Bearer {api_key}").status_code == 200
+    new_key = api_key_issue(host=host, name="new", actor=command_actor).raw_key
+    response, count = _queries(lambda: _from("203.0.113.9", f"Bearer {new_key}"))
+    assert (response.status_code, count) == (429, 0)
+    assert _from("198.51.100.7", f"Bearer {new_key}").status_code == 200
+
+
+def test_a_revoked_key_is_not_trusted_past_a_block(
+    api_key, command_actor, rate_cache, frozen_clock, no_blocked_addresses, settings
+):
+    settings.AUTH_FAILURE_RATE_LIMIT = "3/min"
+    assert _from("203.0.113.9", f"Bearer {api_key}").status_code == 200
+    api_key_revoke(key_id=api_key.split("_")[1], actor=command_actor)
+    for _ in range(3):
+        assert _from("203.0.113.9", f"Bearer {api_key}").status_code in (401, 429)
+    response, count = _queries(lambda: _from("203.0.113.9", f"Bearer {api_key}"))
+    assert (response.status_code, count) == (429, 0)
+
+
+def test_every_process_learns_the_block_at_its_first_failure(rate_cache, frozen_clock, no_blocked_addresses, settings):
+    """Another worker shares the Redis log but not this process's memory: one lookup, then none."""
+    if rate_cache != "redis":
+        pytest.skip("only Redis is shared between processes")
+    from hosts.authentication import blocked_addresses
+
+    settings.AUTH_FAILURE_RATE_LIMIT = "3/min"
+    for n in range(3):
+        _from("203.0.113.9", _wrong_key(n))
+    blocked_addresses.clear()  # as a worker that has not seen this address yet
+    response, count = _queries(lambda: _from("203.0.113.9", _wrong_key(3)))
+    assert (response.status_code, count) == (429, 1)
+    response, count = _queries(lambda: _from("203.0.113.9", _wrong_key(4)))
+    assert (response.status_code, count) == (429, 0)
+
+
+def test_a_successful_request_pays_nothing_for_the_failure_limit(
+    api_key, rate_cache, frozen_clock, no_blocked_addresses, monkeypatch
+):
+    """No failure is counted for a real key: the host limit is the request's only cache round trip."""
+    from corrosion.api import throttling
+
+    _get(f"Bearer {api_key}")
+    scopes = []
+    original = throttling.record_hit
+    monkeypatch.setattr(throttling, "record_hit", lambda scope, *a: scopes.append(scope) or original(scope, *a))
+    monkeypatch.setattr("hosts.authentication.record_hit", throttling.record_hit)
+    for _ in range(5):
+        assert _get(f"Bearer {api_key}").status_code == 200
+    assert scopes == ["host"] * 5
+
+
+def test_a_down_cache_leaves_failures_at_401_and_logs_it(db, settings, frozen_clock, no_blocked_addresses, caplog):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    settings.AUTH_FAILURE_RATE_LIMIT = "1/min"
+    assert [_from("203.0.113.9", _wrong_key(n)).status_code for n in range(3)] == [401] * 3
+    assert "rate-limit cache unavailable" in caplog.text

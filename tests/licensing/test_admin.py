@@ -88,3 +88,25 @@ def test_the_license_list_query_count_does_not_grow(host, staff_client, django_a
     small = count_queries()
     HostLicenseFactory.create_batch(40, host=host)
     assert count_queries() == small
+
+
+def test_a_terminated_license_is_never_online_in_the_admin(host, staff_client):
+    """Neither in the online column nor under the online filter, however recently its plugin beat."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import HostLicenseFactory
+
+    seen = timezone.now() - timedelta(minutes=1)
+    beating = HostLicenseFactory(host=host, server_identifier="rust-beating", last_seen_at=seen)
+    terminated = HostLicenseFactory(host=host, server_identifier="rust-gone", status="terminated", last_seen_at=seen)
+
+    online = staff_client.get("/admin/licensing/hostlicense/?online=yes")
+    assert list(online.context["cl"].result_list) == [beating]
+    offline = staff_client.get("/admin/licensing/hostlicense/?online=no")
+    assert list(offline.context["cl"].result_list) == [terminated]
+    listing = staff_client.get("/admin/licensing/hostlicense/")
+    model_admin = listing.context["cl"].model_admin
+    assert model_admin.online(beating) is True
+    assert model_admin.online(terminated) is False

@@ -4,6 +4,7 @@ import pytest
 
 from audit.models import AuditEvent
 from licensing.models import HostLicense, License, LicenseStatus
+from tests.licensing.emails import ACCEPTED, EDGE_ADDRESSES, REFUSED
 
 pytestmark = pytest.mark.django_db
 
@@ -138,7 +139,7 @@ def test_patch_changes_hostname_and_moves_to_another_customer(host_client, licen
         ({"hostname": "bell\x07"}, "hostname"),
         ({"hostname": "del\x7f"}, "hostname"),
         ({"customer_email": "a\x00@example.test"}, "customer_email"),
-        ({"customer_email": ("x" * 140) + "@example.test"}, "customer_email"),
+        ({"customer_email": ("x" * 242) + "@example.test"}, "customer_email"),  # 255 characters
     ],
 )
 def test_patch_refuses_other_fields_and_bad_values(host_client, license_id, body, field):
@@ -194,3 +195,42 @@ def test_another_host_cannot_edit(host_client, other_host_client, license_id):
 def test_status_change_queries_are_constant(host_client, license_id, action, django_assert_max_num_queries):
     with django_assert_max_num_queries(9):
         assert act(host_client, license_id, action).status_code == 200
+
+
+@pytest.mark.parametrize("address", EDGE_ADDRESSES)
+def test_patch_takes_any_address_or_names_it_never_a_500(host_client, license_id, address):
+    before = host_client.get(f"/api/host/licenses/{license_id}").json()
+    response = host_client.patch(f"/api/host/licenses/{license_id}", {"customer_email": address}, format="json")
+    assert response.status_code in (200, 400), response.content
+    if address in ACCEPTED:
+        assert response.status_code == 200
+    if address in REFUSED:
+        assert response.status_code == 400
+    if response.status_code == 400:
+        assert set(response.json()["error"]["fields"]) == {"customer_email"}
+        assert host_client.get(f"/api/host/licenses/{license_id}").json() == before
+        return
+    assert response.json()["customer_email"] == address.strip()
+    customer = License.objects.get(pk=license_id).customer
+    assert len(customer.username) <= 150 and len(customer.email) <= 254
+
+
+def test_patch_moves_a_license_to_a_customer_with_a_long_address_found_ignoring_case(host_client, license_id):
+    address = "Gamer" + "İ" * 100 + "@Example.com"
+    other = host_client.post(
+        "/api/host/provision", {**ITEM, "server_id": "rust-2", "customer_email": address.upper()}, format="json"
+    ).json()
+    response = host_client.patch(f"/api/host/licenses/{license_id}", {"customer_email": address}, format="json")
+    assert response.status_code == 200
+    assert License.objects.get(pk=license_id).customer == License.objects.get(pk=other["id"]).customer
+
+
+def test_patch_names_unknown_fields_beside_invalid_ones(host_client, license_id):
+    response = host_client.patch(
+        f"/api/host/licenses/{license_id}", {"hostname": "", "status": "active"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "hostname": ["This field may not be blank."],
+        "status": ["This field cannot be changed."],
+    }

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from licensing.models import LicenseStatus
-from tests.factories import HostLicenseFactory
+from tests.factories import HostLicenseFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -164,3 +164,147 @@ def test_the_license_output_is_exactly_what_its_declared_fields_render(host):
     for row in licenses_for_host(host=host):
         serializer = LicenseOutputSerializer(context=context)
         assert serializer.to_representation(row) == serializers.Serializer.to_representation(serializer, row)
+
+
+def test_filters_by_hostname_ignoring_case_and_by_license_key(host, host_client):
+    mine = HostLicenseFactory(host=host, license__hostname="Play.Acme.test")
+    HostLicenseFactory(host=host, license__hostname="play.acme.test.other")
+    theirs = HostLicenseFactory(license__hostname="play.acme.test")  # another host's
+    ids = lambda q: [r["id"] for r in host_client.get(f"{URL}?{q}").json()["results"]]  # noqa: E731
+    assert ids("hostname=PLAY.ACME.TEST") == [str(mine.license_id)]
+    assert ids("hostname=play.acme") == []  # exact, not a prefix
+    assert ids(f"license_key={mine.license.license_key}") == [str(mine.license_id)]
+    assert ids(f"license_key={mine.license.license_key.lower()}") == []  # keys are exact
+    assert ids(f"license_key={theirs.license.license_key}") == []
+    assert ids(f"hostname=play.acme.test&license_key={mine.license.license_key}") == [str(mine.license_id)]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("hostname=" + "h" * 256, "hostname"),
+        ("license_key=" + "K" * 65, "license_key"),
+        ("customer_email=" + "e" * 255, "customer_email"),
+        ("server_id=" + "s" * 256, "server_id"),
+        ("hostname=a%00b", "hostname"),
+    ],
+)
+def test_a_filter_value_over_its_limit_is_400(host_client, query, field):
+    response = host_client.get(f"{URL}?{query}")
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("query", ["stauts=active", "hostnme=x", "page=2", "format=json", "Status=active", "id=1"])
+def test_an_unknown_query_parameter_is_400_naming_it(host, host_client, query):
+    """A typo never answers the whole list as if it were unfiltered."""
+    HostLicenseFactory(host=host)
+    response = host_client.get(f"{URL}?{query}")
+    assert response.status_code == 400
+    name = query.split("=")[0]
+    assert response.json()["error"] == {
+        "code": "invalid",
+        "message": "The request is invalid; see fields.",
+        "fields": {name: ["Unknown query parameter: this list does not take it."]},
+    }
+
+
+def test_unknown_and_invalid_parameters_are_named_together(host_client):
+    response = host_client.get(f"{URL}?stauts=active&status=paused&page_size=0&x=1")
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"stauts", "status", "page_size", "x"}
+
+
+def test_every_known_parameter_is_taken(host, host_client):
+    row = HostLicenseFactory(host=host, license__hostname="a.test", last_seen_at=timezone.now())
+    query = (
+        f"status=active&server_id={row.server_identifier}&hostname=A.test&customer_email={row.customer_email}"
+        f"&license_key={row.license.license_key}&online=true&page_size=5"
+    )
+    body = host_client.get(f"{URL}?{query}").json()
+    assert [r["id"] for r in body["results"]] == [str(row.license_id)]
+
+
+def test_a_terminated_license_is_never_online(host, host_client):
+    """Its plugin may still beat: the heartbeat keeps recording it, but the license is gone."""
+    now = timezone.now()
+    beating = HostLicenseFactory(host=host, last_seen_at=now - timedelta(minutes=1))
+    terminated = HostLicenseFactory(host=host, status=LicenseStatus.TERMINATED, last_seen_at=now - timedelta(minutes=1))
+    suspended = HostLicenseFactory(host=host, status=LicenseStatus.SUSPENDED, last_seen_at=now - timedelta(minutes=1))
+    ids = lambda q: {r["id"] for r in host_client.get(f"{URL}?{q}").json()["results"]}  # noqa: E731
+    assert ids("online=true") == {str(beating.license_id), str(suspended.license_id)}
+    assert ids("online=false") == {str(terminated.license_id)}
+    rows = {r["id"]: r["online"] for r in host_client.get(URL).json()["results"]}
+    assert rows == {str(beating.license_id): True, str(suspended.license_id): True, str(terminated.license_id): False}
+    assert host_client.get(f"{URL}/{terminated.license_id}").json()["online"] is False
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["hostname=play0.example.test", "license_key=CRN-X", "customer_email=A@B.test", "online=true", "status=active"],
+)
+def test_filtered_list_queries_are_constant(host, host_client, django_assert_max_num_queries, query):
+    make(host, 30, last_seen_at=timezone.now())
+    with django_assert_max_num_queries(3):
+        assert host_client.get(f"{URL}?{query}&page_size=10").status_code == 200
+
+
+def _many_licenses(host, count):
+    """`count` licenses of one host, written in bulk, each with its own hostname, e-mail and server id."""
+    from licensing.models import HostLicense, License
+
+    customer = UserFactory()
+    now = timezone.now()
+    licenses = [
+        License(
+            license_key=f"CRN-BULK-{n:08d}",
+            companion_token=f"bulk-companion-{n:08d}",
+            customer=customer,
+            hostname=f"play{n}.example.test",
+            subdomain=f"bulk-{n}",
+            provisioned_at=now - timedelta(minutes=n),
+            status_changed_at=now,
+        )
+        for n in range(count)
+    ]
+    License.objects.bulk_create(licenses, batch_size=1000)
+    HostLicense.objects.bulk_create(
+        [
+            HostLicense(
+                host=host,
+                license=license,
+                server_identifier=f"rust-{n}",
+                customer_email=f"customer{n}@example.test",
+                provisioned_at=license.provisioned_at,
+            )
+            for n, license in enumerate(licenses)
+        ],
+        batch_size=1000,
+    )
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize(
+    ("filters", "index"),
+    [
+        ({"hostname": "Play7.Example.test"}, "licenses_hostname_upper_idx"),
+        ({"license_key": "CRN-BULK-00000007"}, "licenses_license_key"),
+        ({"customer_email": "Customer7@Example.test"}, "host_licenses_email_idx"),
+        ({"server_id": "rust-7"}, "host_licenses_server_idx"),
+    ],
+)
+def test_a_filtered_page_of_a_big_host_reads_an_index_not_the_hosts_licenses(host, filters, index):
+    """The page's own query (ordered, LIMIT 51) on a host of 5,000 licenses with fresh statistics."""
+    from django.db import connection
+
+    from licensing.selectors import licenses_for_host
+
+    _many_licenses(host, 5000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE licenses")
+        cursor.execute("ANALYZE host_licenses")
+    queryset = licenses_for_host(host=host, filters=filters).order_by("-provisioned_at", "-license_id")[:51]
+    plan = queryset.explain()
+    assert index in plan, plan
+    assert "host_licenses_list_idx" not in plan, plan
+    assert [row.server_identifier for row in queryset] == ["rust-7"]

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 
 from audit.models import AuditEvent
 from licensing.models import HostLicense, License, LicenseStatus
+from tests.licensing.emails import ACCEPTED, EDGE_ADDRESSES, REFUSED
 
 pytestmark = pytest.mark.django_db
 
@@ -107,7 +108,7 @@ def test_the_same_server_id_at_two_hosts_is_two_licenses(host_client, other_host
         (item(server_id=42), "server_id"),
         (item(hostname=1.5), "hostname"),
         (item(hostname=["a"]), "hostname"),
-        (item(customer_email=("x" * 140) + "@example.test"), "customer_email"),
+        (item(customer_email=("x" * 242) + "@example.test"), "customer_email"),  # 255 characters
     ],
 )
 def test_an_invalid_item_is_400_naming_the_field(host_client, body, field):
@@ -217,3 +218,86 @@ def test_provision_queries_are_constant_for_a_bulk_of_100(host_client, django_as
         assert provision(host_client, [item(n) for n in range(100)]).status_code == 201
     with django_assert_max_num_queries(budget):
         assert provision(host_client, [item(n) for n in range(100)]).status_code == 200
+
+
+# --- Unknown fields -------------------------------------------------------------------------------
+
+
+def test_an_unknown_field_is_400_naming_it(host_client):
+    response = provision(host_client, item(hostnme="typo.acme.test", plan="pro"))
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert fields == {
+        "hostnme": ["Unknown field: this endpoint does not take it."],
+        "plan": ["Unknown field: this endpoint does not take it."],
+    }
+    assert License.objects.count() == 0
+
+
+def test_unknown_fields_are_named_beside_invalid_ones(host_client):
+    response = provision(host_client, {"server_id": "", "hostname": "h.test", "customer_email": "a@b.test", "x": 1})
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"server_id", "x"}
+
+
+def test_a_bulk_call_names_unknown_fields_per_item_and_creates_nothing(host_client):
+    response = provision(host_client, [item(1), item(2, status="active"), item(3), item(4, id="x", license_key="y")])
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert set(fields) == {"1", "3"}
+    assert set(fields["1"]) == {"status"}
+    assert set(fields["3"]) == {"id", "license_key"}
+    assert License.objects.count() == 0
+
+
+# --- Customer e-mail addresses --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("address", EDGE_ADDRESSES)
+def test_any_address_is_201_or_a_400_naming_it_never_a_500(host_client, address):
+    response = provision(host_client, item(customer_email=address))
+    assert response.status_code in (201, 400), response.content
+    if address in ACCEPTED:
+        assert response.status_code == 201
+    if address in REFUSED:
+        assert response.status_code == 400
+    if response.status_code == 400:
+        assert set(response.json()["error"]["fields"]) == {"customer_email"}
+        assert License.objects.count() == 0
+        return
+    body = response.json()
+    assert body["customer_email"] == address.strip()
+    customer = License.objects.get(pk=body["id"]).customer
+    assert len(customer.username) <= 150 and len(customer.email) <= 254
+    # Found again: a retry is the same license, another server the same customer.
+    assert provision(host_client, item(customer_email=address)).json()["id"] == body["id"]
+    second = provision(host_client, item(2, customer_email=address)).json()
+    assert License.objects.get(pk=second["id"]).customer == customer
+
+
+def test_a_lower_case_form_too_long_for_a_username_is_kept_in_full_and_found_ignoring_case(host_client):
+    User = get_user_model()
+    address = "Gamer" + "İ" * 70 + "@Example.com"
+    first = provision(host_client, item(1, customer_email=address)).json()
+    customer = License.objects.get(pk=first["id"]).customer
+    assert customer.email == address.lower()  # the whole address, lower-cased: it fits in 254
+    assert customer.username.startswith("email-sha256:")
+    other_case = "GAMER" + "İ" * 70 + "@EXAMPLE.COM"
+    second = provision(host_client, item(2, customer_email=other_case))
+    assert second.status_code == 201
+    assert License.objects.get(pk=second.json()["id"]).customer == customer
+    assert User.objects.filter(email__iexact=address.lower()).count() == 1
+
+
+def test_an_address_whose_lower_case_form_is_too_long_for_the_email_column_is_kept_as_given(host_client):
+    address = "İ" * 200 + "@example.com"
+    body = provision(host_client, item(customer_email=address)).json()
+    assert License.objects.get(pk=body["id"]).customer.email == address
+
+
+def test_existing_customers_are_still_found_by_their_lower_cased_email(host_client):
+    from tests.factories import UserFactory
+
+    existing = UserFactory(email="old.customer@example.test")
+    body = provision(host_client, item(customer_email="Old.Customer@Example.TEST")).json()
+    assert License.objects.get(pk=body["id"]).customer == existing

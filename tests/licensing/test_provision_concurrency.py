@@ -93,3 +93,23 @@ def test_overlapping_bulk_calls_over_different_subsets_never_fail(api_key, setti
         for row in payload:
             by_server.setdefault(row["server_id"], set()).add(row["id"])
     assert all(len(ids) == 1 for ids in by_server.values())
+
+
+def test_concurrent_provisions_for_one_new_customer_with_a_long_address_make_one_customer(api_key, settings):
+    """Its lower-case form does not fit a username: found by its digest, as race-safe as a short one."""
+    settings.HOST_API_RATE_LIMIT = "1000/min"
+    local = "Gamer" + "İ" * 100
+    bodies = [
+        {
+            "server_id": f"rust-{n}",
+            "hostname": f"play{n}.acme.test",
+            "customer_email": (local.upper() if n % 2 else local) + "@Example.test",
+        }
+        for n in range(THREADS)
+    ]
+    results = _race(api_key, bodies)
+
+    assert sorted(status for status, _ in results) == [201] * THREADS
+    customers = {License.objects.get(pk=payload["id"]).customer_id for _, payload in results}
+    assert len(customers) == 1
+    assert get_user_model().objects.filter(username__startswith="email-sha256:").count() == 1
