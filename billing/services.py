@@ -23,10 +23,14 @@ from billing.rules import (
     host_rate_rows,
     host_rates,
 )
+from corrosion.db import statement_timeout
 from hosts.models import Host
 from licensing.models import HostLicense
 
 BATCH_SIZE = 1000
+# A close is one INSERT ... SELECT over the month's licenses (seconds for 170,000 lines), after
+# waiting for any other closer of the month: far more than a request's statement timeout.
+CLOSE_STATEMENT_TIMEOUT_SECONDS = 30 * 60
 # pg_advisory_xact_lock(namespace, month key): "bill" in ASCII, so no other lock of ours collides.
 LOCK_NAMESPACE = 0x62696C6C
 
@@ -195,10 +199,11 @@ def month_close(
     if BillingMonth.objects.filter(month=month).exists():
         return _closed_summary(month)
     if dry_run:
-        rows = _write_bills(month=month, now=now, batch_size=batch_size, progress=progress, write=False)
+        with transaction.atomic(), statement_timeout(CLOSE_STATEMENT_TIMEOUT_SECONDS):
+            rows = _write_bills(month=month, now=now, batch_size=batch_size, progress=progress, write=False)
         return CloseSummary(month=month, outcome=CloseSummary.Outcome.DRY_RUN, rows=rows, closed_at=None)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), statement_timeout(CLOSE_STATEMENT_TIMEOUT_SECONDS):
             _lock_month(month)
             if BillingMonth.objects.filter(month=month).exists():
                 return _closed_summary(month)  # another closer finished while we waited for the lock

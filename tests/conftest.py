@@ -10,9 +10,9 @@ from hosts.services import host_create
 
 
 def pytest_collection_modifyitems(config, items):
-    from django.conf import settings
+    from django.db import connection
 
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://... (CI does)")
         for item in items:
             if "postgres_only" in item.keywords:

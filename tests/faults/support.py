@@ -104,6 +104,16 @@ class Response:
         return f"<{self.status} {self.headers.get('content-type')} {self.body[:200]!r}>"
 
 
+def assert_database_unavailable(response, name):
+    """The answer when the database is away or too slow: a JSON 503 that says when to retry."""
+    assert response.status == 503, (name, response)
+    assert response.headers["content-type"].startswith("application/json"), (name, response)
+    error = response.json()["error"]
+    assert error["code"] in ("service_unavailable", "database_unavailable"), (name, error)
+    assert error["message"] and "Traceback" not in response.body.decode(), name
+    assert int(response.headers["retry-after"]) >= 1, (name, response.headers)
+
+
 def call(base_url, method, path, *, body=None, headers=None, timeout=30):
     """One HTTP request on a fresh connection; a JSON-able body is sent as JSON."""
     host, port = base_url.removeprefix("http://").split(":")
@@ -198,11 +208,16 @@ def app_server(**kwargs):
 
 
 class TcpProxy:
-    """A TCP proxy in front of PostgreSQL that a test can cut and restore.
+    """A TCP proxy in front of PostgreSQL that a test can cut, freeze and restore.
 
     cut("refuse"): every open connection is closed and new ones are refused, as when the
     database host goes down. cut("blackhole"): new connections are accepted and never answered,
     as when packets are dropped on the way, so only a connect timeout ends the wait.
+    freeze(): no byte goes through in either direction, on open connections and new ones alike,
+    but every socket stays open (a closed end is passed on only after thaw()), as when a network
+    drops packets without a reset or the database host hangs: the client's kernel still gets its
+    data and keepalives acknowledged by the proxy's, so nothing below the client notices.
+    thaw() delivers what was held and lets bytes flow again.
     """
 
     def __init__(self, target_port):
@@ -214,6 +229,8 @@ class TcpProxy:
         self.lock = threading.Lock()
         self.sockets = set()
         self.stopped = False
+        self.flowing = threading.Event()
+        self.flowing.set()
 
     def start(self):
         self._listen()
@@ -258,7 +275,9 @@ class TcpProxy:
     def _pump(self, source, sink):
         try:
             while data := source.recv(65536):
+                self.flowing.wait()
                 sink.sendall(data)
+            self.flowing.wait()  # a frozen network passes on no close either
         except OSError:
             pass
         finally:
@@ -278,8 +297,15 @@ class TcpProxy:
         for sock in sockets:
             self._close(sock)
 
+    def freeze(self):
+        self.flowing.clear()
+
+    def thaw(self):
+        self.flowing.set()
+
     def cut(self, mode="refuse"):
         assert mode in ("refuse", "blackhole")
+        self.flowing.set()  # a cut ends a freeze: held pumps run into their closed sockets and stop
         with self.lock:
             self.mode = mode
         if mode == "refuse":
@@ -287,6 +313,7 @@ class TcpProxy:
         self._close_all()
 
     def restore(self):
+        self.flowing.set()
         with self.lock:
             previous, self.mode = self.mode, "open"
         if previous == "refuse":
@@ -302,6 +329,7 @@ class TcpProxy:
         assert not self.accept_thread.is_alive(), "the proxy kept accepting"
 
     def stop(self):
+        self.flowing.set()
         if self.mode != "refuse":
             self._stop_listening()
         self._close_all()

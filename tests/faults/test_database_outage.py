@@ -19,7 +19,7 @@ from audit.services import Actor
 from hosts.services import host_create
 from licensing.models import HostLicense
 from licensing.services import ProvisionItem, license_provision
-from tests.faults.support import app_server, database_url, tcp_proxy
+from tests.faults.support import app_server, assert_database_unavailable, database_url, tcp_proxy
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -105,15 +105,6 @@ def endpoints(world):
         # The admin's JSON autocomplete: its pages need collected static files the subprocess has not got.
         ("admin, staff session", "GET", ADMIN_AUTOCOMPLETE, None, {"Cookie": f"sessionid={world['session']}"}, 200),
     ]
-
-
-def assert_database_unavailable(response, name):
-    assert response.status == 503, (name, response)
-    assert response.headers["content-type"].startswith("application/json"), (name, response)
-    error = response.json()["error"]
-    assert error["code"] in ("service_unavailable", "database_unavailable"), (name, error)
-    assert error["message"] and "Traceback" not in response.body.decode(), name
-    assert int(response.headers["retry-after"]) >= 1, (name, response.headers)
 
 
 def assert_up(server, world):
