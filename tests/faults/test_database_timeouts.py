@@ -19,6 +19,7 @@ from datetime import date
 import psycopg
 import pytest
 from django.db import connection
+from django.test import Client
 
 from audit.services import Actor
 from billing.models import BillingMonth
@@ -38,8 +39,10 @@ from tests.faults.support import (
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT = 2  # DATABASE_STATEMENT_TIMEOUT_SECONDS for the app under test
+THREADS = 5  # one worker; as many threads as the most calls a test makes at once, so none queues
 APP_NAME = "corrosion-timeouts"
 HEARTBEAT = "/api/plugin/heartbeat"
+ADMIN_AUTOCOMPLETE = "/admin/autocomplete/?app_label=licensing&model_name=hostlicense&field_name=host"
 WAITING_FOR_THE_LOCK = (
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
     " AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 2"
@@ -51,6 +54,7 @@ def proxied_app(django_db_setup):
     with (
         tcp_proxy(int(connection.settings_dict["PORT"] or 5432)) as proxy,
         app_server(
+            threads=THREADS,
             DATABASE_URL=database_url(port=proxy.port, application_name=APP_NAME),
             DATABASE_STATEMENT_TIMEOUT_SECONDS=TIMEOUT,
             DATABASE_CONNECT_TIMEOUT=TIMEOUT,
@@ -95,8 +99,15 @@ def _host(name):
 
 
 @pytest.fixture
-def world():
-    return {"a": _host("alpha"), "b": _host("bravo")}
+def world(django_user_model):
+    staff = django_user_model.objects.create_superuser("timeouts-staff", "staff@timeouts.test", "pw-for-tests-only")
+    browser = Client()
+    browser.force_login(staff)
+    return {
+        "a": _host("alpha"),
+        "b": _host("bravo"),
+        "staff": {"Cookie": f"sessionid={browser.cookies['sessionid'].value}"},
+    }
 
 
 def timed(server, name, method, path, body=None, headers=None):
@@ -133,11 +144,16 @@ def served(server, world, host):
     ]
 
 
-def assert_served_quickly(server, calls):
+def assert_served(server, calls, *, within=None):
     for name, method, path, body, headers, expected in calls:
         _, response, seconds = timed(server, name, method, path, body, headers)
         assert response.status == expected, (name, response)
-        assert seconds < 1, (name, seconds)
+        assert within is None or seconds < within, (name, seconds)
+
+
+def assert_served_quickly(server, calls):
+    """Served without waiting for any lock: well before the timeout (a loaded machine is slow)."""
+    assert_served(server, calls, within=TIMEOUT - 0.5)
 
 
 @contextmanager
@@ -159,13 +175,13 @@ def test_requests_waiting_on_locked_rows_get_a_503_in_time_while_other_hosts_are
         ("suspend a", "POST", f"{license_path}/suspend", None, a["auth"]),  # DRF, in a transaction
         ("edit a", "PATCH", license_path, {"hostname": "moved.alpha.test"}, a["auth"]),
     ]
-    assert_served_quickly(server, served(server, world, "a") + served(server, world, "b"))
+    assert_served(server, served(server, world, "a") + served(server, world, "b"))  # each thread warm
 
     with row_locks(a["host"]), ThreadPoolExecutor(len(waiting)) as pool:
         started = time.monotonic()
         pending = [pool.submit(timed, server, *call) for call in waiting]
         time.sleep(0.3)  # they are queued on the locks now
-        # The fourth thread serves another host as usual, and the locked host's reads too.
+        # The other threads serve another host as usual, and the locked host's reads too.
         assert_served_quickly(server, served(server, world, "b"))
         assert_served_quickly(server, [("list a", "GET", "/api/host/licenses", None, a["auth"], 200)])
         others_done = time.monotonic() - started
@@ -220,11 +236,12 @@ def test_a_frozen_connection_gets_a_503_in_time_is_never_reused_and_the_app_serv
         ("provision (a retry)", "POST", "/api/host/provision", RETRY, a["auth"]),
         heartbeat(world, "a"),
         ("readyz", "GET", "/readyz", None, {}),
+        # The session and the staff user are read by middleware and the admin, outside DRF.
+        ("admin, staff session", "GET", ADMIN_AUTOCOMPLETE, None, world["staff"]),
     ]
-    # Each of the worker's four threads holds a connection, opened before the freeze.
+    # Each of the worker's threads holds a connection, opened before the freeze.
     for _ in range(3):
-        for name, method, path, body, headers in calls:
-            assert server.call(method, path, body=body, headers=headers).status == 200, name
+        assert all(response.status == 200 for _, response, _ in concurrently(server, calls))
     before = {pid for pid, *_ in database_sessions(APP_NAME)}
     assert before
 
