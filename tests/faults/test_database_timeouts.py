@@ -27,6 +27,7 @@ from billing.services import LOCK_NAMESPACE
 from hosts.services import host_create
 from licensing.services import ProvisionItem, license_provision
 from tests.faults.support import (
+    NO_RATE_LIMITS,
     REPO,
     app_server,
     assert_database_unavailable,
@@ -58,28 +59,10 @@ def proxied_app(django_db_setup):
             DATABASE_URL=database_url(port=proxy.port, application_name=APP_NAME),
             DATABASE_STATEMENT_TIMEOUT_SECONDS=TIMEOUT,
             DATABASE_CONNECT_TIMEOUT=TIMEOUT,
-            HEARTBEAT_RATE_LIMIT="100000/min",
-            HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT="100000/min",
-            HOST_API_RATE_LIMIT="100000/min",
+            **NO_RATE_LIMITS,
         ) as server,
     ):
         yield proxy, server
-
-
-@pytest.fixture
-def proxy(proxied_app):
-    proxy = proxied_app[0]
-    yield proxy
-    proxy.restore()  # a failed test must not leave the next one frozen
-
-
-@pytest.fixture
-def server(proxied_app):
-    server = proxied_app[1]
-    workers = server.workers()
-    yield server
-    assert server.process.poll() is None
-    assert server.workers() == workers, "a worker was killed or replaced: a request was held too long"
 
 
 def _host(name):
@@ -271,6 +254,7 @@ def test_a_frozen_connection_gets_a_503_in_time_is_never_reused_and_the_app_serv
         time.sleep(0.1)
 
 
+@pytest.mark.django_db  # in-process only: no other session needs to see the test's data
 def test_the_request_timeouts_are_set_and_migrations_run_without_them():
     def timeouts():
         with connection.cursor() as cursor:

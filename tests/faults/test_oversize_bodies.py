@@ -14,6 +14,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -21,7 +22,7 @@ import pytest
 from audit.services import Actor
 from hosts.services import host_create
 from licensing.services import ProvisionItem, license_provision
-from tests.faults.support import app_server
+from tests.faults.support import NO_RATE_LIMITS, app_server
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -36,9 +37,7 @@ def server(django_db_setup):
     with app_server(
         workers=2,
         threads=4,
-        HEARTBEAT_RATE_LIMIT="100000/min",
-        HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT="100000/min",
-        HOST_API_RATE_LIMIT="100000/min",
+        **NO_RATE_LIMITS,
     ) as server:
         yield server
 
@@ -88,10 +87,8 @@ def timed(function, *args, **kwargs):
 
 
 def ordinary_calls(server, world, license_key, stop, results):
-    n = 0
     while not stop.is_set():
-        n += 1
-        server_id = f"rust-small-{threading.get_ident()}-{n}"
+        server_id = f"rust-small-{uuid.uuid4().hex}"
         item = {"server_id": server_id, "hostname": "p.test", "customer_email": "g@p.test"}
         for name, method, path, body, headers, expected in (
             ("heartbeat", "POST", "/api/plugin/heartbeat", {"license_key": license_key}, {}, 200),
@@ -105,8 +102,8 @@ def ordinary_calls(server, world, license_key, stop, results):
                 results.append((name, False, exc))
 
 
-@pytest.mark.parametrize("size_mb", [2, 20, 200])
-def test_every_oversize_client_reads_its_413_while_ordinary_calls_succeed(server, world, size_mb):
+def refuse_at_once(server, world, size_mb):
+    """Several oversize clients at once, each kind and endpoint, while ordinary calls go on."""
     size = size_mb * MB
     targets = [("/api/host/provision", world["auth"]), ("/api/plugin/heartbeat", {})]
     senders = [(*targets[n % 2], chunked) for chunked in (False, True) for n in range(SENDERS)]
@@ -125,23 +122,28 @@ def test_every_oversize_client_reads_its_413_while_ordinary_calls_succeed(server
         stop.set()
         for caller in callers:
             caller.join(timeout=60)
+    return refused, ordinary
 
-    for (path, _, chunked), outcome, _ in refused:
-        what = (path, "chunked" if chunked else "Content-Length", size_mb)
-        assert not isinstance(outcome, Exception), (what, outcome)
-        status, headers, body = outcome
-        assert status == 413, (what, status, body[:200])
-        assert headers["Content-Type"] == "application/json", what
-        if not chunked:  # known from the headers: the answer says the connection ends with it
-            assert headers["Connection"] == "close", what
-        assert json.loads(body)["error"]["code"] == "request_too_large", what
-    failed = [(name, outcome) for name, ok, outcome in ordinary if not ok]
-    assert not failed, failed[:5]
-    assert ordinary, "no ordinary call was made meanwhile"
-    print(
-        f"\n[{size_mb} MB] {len(refused)} oversize clients read their 413 after"
-        f" {sorted(round(took, 2) for *_, took in refused)} s; {len(ordinary)} ordinary calls succeeded meanwhile"
-    )
+
+def test_every_oversize_client_reads_its_413_while_ordinary_calls_succeed(server, world):
+    for size_mb in (2, 20, 200):
+        refused, ordinary = refuse_at_once(server, world, size_mb)
+        for (path, _, chunked), outcome, _ in refused:
+            what = (path, "chunked" if chunked else "Content-Length", size_mb)
+            assert not isinstance(outcome, Exception), (what, outcome)
+            status, headers, body = outcome
+            assert status == 413, (what, status, body[:200])
+            assert headers["Content-Type"] == "application/json", what
+            if not chunked:  # known from the headers: the answer says the connection ends with it
+                assert headers["Connection"] == "close", what
+            assert json.loads(body)["error"]["code"] == "request_too_large", what
+        failed = [(name, outcome) for name, ok, outcome in ordinary if not ok]
+        assert not failed, failed[:5]
+        assert ordinary, "no ordinary call was made meanwhile"
+        print(
+            f"\n[{size_mb} MB] {len(refused)} oversize clients read their 413 after"
+            f" {sorted(round(took, 2) for *_, took in refused)} s; {len(ordinary)} ordinary calls succeeded meanwhile"
+        )
     assert server.call("GET", "/healthz").status == 200
 
 
