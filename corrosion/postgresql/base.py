@@ -38,24 +38,30 @@ class DatabaseSilent(psycopg.OperationalError):
     """The server did not answer within the deadline; the connection was closed."""
 
 
+_wait = psycopg.Connection.wait
+_WAIT_INTERVAL = _wait.__defaults__[0]  # psycopg's own (how often a wait checks for Ctrl-C)
+
+
 class DeadlineConnection(psycopg.Connection):
     """psycopg's connection, whose every wait for the server gives up after `deadline` seconds."""
 
     deadline: float | None = None
     on_silence = None
 
-    def wait(self, gen, *args, timeout=None, **kwargs):
-        if timeout is not None or self.deadline is None:  # a wait psycopg bounds itself, or no limit
-            return super().wait(gen, *args, timeout=timeout, **kwargs)
+    # Every query waits here at least once: plain calls, no super(), nothing allocated.
+    def wait(self, gen, interval=_WAIT_INTERVAL, timeout=None):
+        deadline = self.deadline
+        if timeout is not None or deadline is None:  # a wait psycopg bounds itself, or no limit
+            return _wait(self, gen, interval, timeout)
         try:
-            return super().wait(gen, *args, timeout=self.deadline, **kwargs)
+            return _wait(self, gen, interval, deadline)
         except _WaitTimeout as exc:
             # What was sent may or may not have run, and the server is silent: nothing more can be
             # said on this connection. Closing it makes Django discard it (and psycopg refuse it).
             self.pgconn.finish()
             if self.on_silence is not None:
                 self.on_silence()
-            raise DatabaseSilent(f"The database did not answer within {self.deadline:g} s.") from exc
+            raise DatabaseSilent(f"The database did not answer within {deadline:g} s.") from exc
 
 
 class DatabaseSchemaEditor(schema.DatabaseSchemaEditor):
