@@ -15,8 +15,9 @@ every statement, on both sides of the wire:
   the wait fails with an OperationalError.
 
 Either way the request answers the 503 that any lost connection gets (corrosion.api). The cost is
-one comparison per wait: psycopg's own wait loop (in C) keeps the deadline. Migrations (the schema
-editor below) run without the limits; close_billing_month sets its own (corrosion.db.statement_timeout).
+well under a microsecond per wait: psycopg's own wait loop (in C) keeps the deadline. Migrations
+(the schema editor below) run without the limits; close_billing_month sets its own
+(corrosion.db.statement_timeout).
 """
 
 from contextlib import contextmanager
