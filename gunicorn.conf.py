@@ -7,11 +7,14 @@ be overridden from the environment.
 import json
 import multiprocessing
 import os
+import ssl
 
+from django.conf import settings
 from gunicorn import glogging, util
 
 from corrosion.api.errors import error_body
 from corrosion.errors import ErrorCode
+from corrosion.lingering import lingerer
 from corrosion.logging import request_id_var, use_json_format
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "corrosion.settings")
@@ -83,3 +86,28 @@ class JsonLogger(glogging.Logger):
 
 
 logger_class = JsonLogger
+
+
+# A request whose body was not read to its end (the app refused it unread: 413) leaves the
+# connection unusable, and closing it with the body still arriving would reset it under the
+# client's feet, 413 and all. gunicorn closes such connections through close_graceful (a drain of
+# 64 KB, in the calling thread); the lingering close drains in the background instead, within
+# bounds (corrosion/lingering.py). TLS sockets, if gunicorn ever terminates TLS, keep gunicorn's.
+_close_graceful = util.close_graceful
+
+
+def _lingering_close(sock, *args, **kwargs):
+    if isinstance(sock, ssl.SSLSocket):
+        return _close_graceful(sock, *args, **kwargs)
+    return lingerer.close(sock)
+
+
+util.close_graceful = _lingering_close
+
+
+def pre_request(worker, req):
+    """A body declared over MAX_REQUEST_BYTES is refused unread: answer it with Connection: close
+    and close at once, without gunicorn's keep-alive drain in the request thread first."""
+    length = next((value for name, value in req.headers if name == "CONTENT-LENGTH"), "")
+    if length.isdigit() and int(length) > settings.MAX_REQUEST_BYTES:
+        req.force_close()

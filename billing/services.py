@@ -13,10 +13,14 @@ from billing.models import BillingLine, BillingMonth, BillingRecord, CloseSummar
 from billing.months import month_closable_from, month_format
 from billing.rules import LINE_FIELDS, billable_server_count, billable_servers, host_bills, host_rate_rows
 from billing.selectors import closed_summary, month_is_closed
+from corrosion.db import statement_timeout
 from corrosion.errors import DomainError, ErrorCode
 from hosts.models import Host
 
 BATCH_SIZE = 1000
+# A close is one INSERT ... SELECT over the month's licenses (seconds for 170,000 lines), after
+# waiting for any other closer of the month: far more than a request's statement timeout.
+CLOSE_STATEMENT_TIMEOUT_SECONDS = 30 * 60
 # pg_advisory_xact_lock(namespace, month key): "bill" in ASCII, so no other lock of ours collides.
 LOCK_NAMESPACE = 0x62696C6C
 
@@ -47,7 +51,7 @@ def month_close(
     if month_is_closed(month=month):
         return closed_summary(month=month)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), statement_timeout(CLOSE_STATEMENT_TIMEOUT_SECONDS):
             if not dry_run:
                 _lock_month(month)
                 if month_is_closed(month=month):

@@ -3,10 +3,24 @@
 Three layers, each catching what the one before cannot: the admin offers no delete or edit, the
 ORM refuses (model methods and querysets below), and on PostgreSQL a trigger refuses the SQL
 itself, whoever sends it. TRUNCATE, which only the test runner uses, is left alone.
+
+Also here: statement_timeout(), for the rare service that needs longer than a request may wait.
 """
 
-from django.db import models
+from contextlib import contextmanager, nullcontext
+
+from django.db import connection, models
 from django.db.models.deletion import ProtectedError
+
+
+@contextmanager
+def statement_timeout(seconds):
+    """Within the current transaction, a statement or lock wait may take `seconds` (None: no limit)
+    instead of DATABASE_STATEMENT_TIMEOUT_SECONDS (corrosion/postgresql). Other databases have no
+    limit to change."""
+    limit = getattr(connection, "statement_timeout", None)
+    with limit(seconds) if limit is not None else nullcontext():
+        yield
 
 
 def _refuse(model, what):

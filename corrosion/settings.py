@@ -95,9 +95,25 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Behind PgBouncer in transaction mode a cursor cannot outlive its transaction: turn this on there
 # (streamed exports then read their rows in one piece; README, Scaling out).
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
+# No statement, and no wait for a lock or for the server's answer, takes longer than this: past it
+# the request answers 503 with Retry-After instead of holding a worker thread (0: no limit, e.g. for a
+# one-off command). Migrations run without it; close_billing_month sets its own.
+DATABASE_STATEMENT_TIMEOUT_SECONDS = env.float("DATABASE_STATEMENT_TIMEOUT_SECONDS", default=10)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, plus the statement timeouts on both sides of the wire (corrosion/postgresql).
+    DATABASES["default"]["ENGINE"] = "corrosion.postgresql"
+    DATABASES["default"]["STATEMENT_TIMEOUT_SECONDS"] = DATABASE_STATEMENT_TIMEOUT_SECONDS
+    connect_timeout = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    if DATABASE_STATEMENT_TIMEOUT_SECONDS:
+        # Connecting is waiting for the database too (libpq waits at least 2 s).
+        connect_timeout = min(connect_timeout, max(2, int(DATABASE_STATEMENT_TIMEOUT_SECONDS)))
     DATABASES["default"].setdefault("OPTIONS", {})
-    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", connect_timeout)
+    # A peer that vanished (host down, connection dropped by a firewall) is noticed in about 30 s
+    # even while nothing is being sent, and unacknowledged data is given up on after 30 s.
+    keepalive = {"keepalives": 1, "keepalives_idle": 15, "keepalives_interval": 5, "keepalives_count": 3}
+    for name, value in {**keepalive, "tcp_user_timeout": 30_000}.items():
+        DATABASES["default"]["OPTIONS"].setdefault(name, value)
 
 # Rate-limit counters must be shared by every worker: Redis in production and CI. Local memory
 # (per process) is only the newcomer's default.

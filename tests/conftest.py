@@ -13,9 +13,9 @@ from hosts.services import host_create
 
 
 def pytest_collection_modifyitems(config, items):
-    from django.conf import settings
+    from django.db import connection
 
-    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    if connection.vendor == "postgresql":
         return
     needing = [item for item in items if "postgres_only" in item.keywords]
     # CI sets REQUIRE_POSTGRES=1: there a PostgreSQL-only test that cannot reach PostgreSQL is a

@@ -25,6 +25,15 @@ REPO = Path(__file__).resolve().parents[2]
 SECRET_KEY = "test-only-secret-key-not-for-production-0123456789abcdef"
 
 
+# For an app server whose limits are not under test: the per-address one counts in the shared
+# Redis, across every run on this machine.
+NO_RATE_LIMITS = {
+    "HEARTBEAT_RATE_LIMIT": "100000/min",
+    "HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT": "100000/min",
+    "HOST_API_RATE_LIMIT": "100000/min",
+}
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -102,6 +111,16 @@ class Response:
 
     def __repr__(self):
         return f"<{self.status} {self.headers.get('content-type')} {self.body[:200]!r}>"
+
+
+def assert_database_unavailable(response, name):
+    """The answer when the database is away or too slow: a JSON 503 that says when to retry."""
+    assert response.status == 503, (name, response)
+    assert response.headers["content-type"].startswith("application/json"), (name, response)
+    error = response.json()["error"]
+    assert error["code"] in ("service_unavailable", "database_unavailable"), (name, error)
+    assert error["message"] and "Traceback" not in response.body.decode(), name
+    assert int(response.headers["retry-after"]) >= 1, (name, response.headers)
 
 
 def call(base_url, method, path, *, body=None, headers=None, timeout=30):
@@ -202,11 +221,16 @@ def app_server(**kwargs):
 
 
 class TcpProxy:
-    """A TCP proxy in front of PostgreSQL that a test can cut and restore.
+    """A TCP proxy in front of PostgreSQL that a test can cut, freeze and restore.
 
     cut("refuse"): every open connection is closed and new ones are refused, as when the
     database host goes down. cut("blackhole"): new connections are accepted and never answered,
     as when packets are dropped on the way, so only a connect timeout ends the wait.
+    freeze(): no byte goes through in either direction, on open connections and new ones alike,
+    but every socket stays open (a closed end is passed on only after thaw()), as when a network
+    drops packets without a reset or the database host hangs: the client's kernel still gets its
+    data and keepalives acknowledged by the proxy's, so nothing below the client notices.
+    thaw() delivers what was held and lets bytes flow again.
     """
 
     def __init__(self, target_port):
@@ -218,6 +242,8 @@ class TcpProxy:
         self.lock = threading.Lock()
         self.sockets = set()
         self.stopped = False
+        self.flowing = threading.Event()
+        self.flowing.set()
 
     def start(self):
         self._listen()
@@ -262,7 +288,9 @@ class TcpProxy:
     def _pump(self, source, sink):
         try:
             while data := source.recv(65536):
+                self.flowing.wait()
                 sink.sendall(data)
+            self.flowing.wait()  # a frozen network passes on no close either
         except OSError:
             pass
         finally:
@@ -282,8 +310,15 @@ class TcpProxy:
         for sock in sockets:
             self._close(sock)
 
+    def freeze(self):
+        self.flowing.clear()
+
+    def thaw(self):
+        self.flowing.set()
+
     def cut(self, mode="refuse"):
         assert mode in ("refuse", "blackhole")
+        self.flowing.set()  # a cut ends a freeze: held pumps run into their closed sockets and stop
         with self.lock:
             self.mode = mode
         if mode == "refuse":
@@ -291,6 +326,7 @@ class TcpProxy:
         self._close_all()
 
     def restore(self):
+        self.flowing.set()
         with self.lock:
             previous, self.mode = self.mode, "open"
         if previous == "refuse":
@@ -306,6 +342,7 @@ class TcpProxy:
         assert not self.accept_thread.is_alive(), "the proxy kept accepting"
 
     def stop(self):
+        self.flowing.set()
         if self.mode != "refuse":
             self._stop_listening()
         self._close_all()

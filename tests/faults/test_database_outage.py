@@ -19,7 +19,7 @@ from audit.services import Actor
 from hosts.services import host_create
 from licensing.models import HostLicense
 from licensing.services import ProvisionItem, license_provision
-from tests.faults.support import app_server, database_url, tcp_proxy
+from tests.faults.support import NO_RATE_LIMITS, app_server, assert_database_unavailable, database_url, tcp_proxy
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -36,31 +36,10 @@ def proxied_app(django_db_setup):
         app_server(
             DATABASE_URL=database_url(port=proxy.port),
             DATABASE_CONNECT_TIMEOUT=CONNECT_TIMEOUT,
-            # The limits are not under test here, and the per-address one counts in the shared Redis
-            # across every run on this machine.
-            HEARTBEAT_RATE_LIMIT="100000/min",
-            HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT="100000/min",
-            HOST_API_RATE_LIMIT="100000/min",
+            **NO_RATE_LIMITS,
         ) as server,
     ):
         yield proxy, server
-
-
-@pytest.fixture
-def proxy(proxied_app):
-    proxy = proxied_app[0]
-    yield proxy
-    proxy.restore()  # a test that failed while cut must not leave the next one without a database
-
-
-@pytest.fixture
-def server(proxied_app):
-    server = proxied_app[1]
-    workers = server.workers()
-    yield server
-    # Recovery is the app's own: the processes that served before the outage serve after it.
-    assert server.process.poll() is None
-    assert server.workers() == workers, "a worker was replaced during the test"
 
 
 @pytest.fixture
@@ -105,15 +84,6 @@ def endpoints(world):
         # The admin's JSON autocomplete: its pages need collected static files the subprocess has not got.
         ("admin, staff session", "GET", ADMIN_AUTOCOMPLETE, None, {"Cookie": f"sessionid={world['session']}"}, 200),
     ]
-
-
-def assert_database_unavailable(response, name):
-    assert response.status == 503, (name, response)
-    assert response.headers["content-type"].startswith("application/json"), (name, response)
-    error = response.json()["error"]
-    assert error["code"] in ("service_unavailable", "database_unavailable"), (name, error)
-    assert error["message"] and "Traceback" not in response.body.decode(), name
-    assert int(response.headers["retry-after"]) >= 1, (name, response.headers)
 
 
 def assert_up(server, world):
