@@ -20,6 +20,10 @@ class AlterForeignKeyNotValid(migrations.AlterField):
         schema_editor.execute("SET LOCAL lock_timeout = '10s'")
         schema_editor.execute(f"{schema_editor._create_fk_sql(model, field, '_fk_%(to_table)s_%(to_column)s')} NOT VALID")
 
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        # AlterField undoes itself by running its forwards between the swapped states: drop the key.
+        migrations.AlterField.database_forwards(self, app_label, schema_editor, from_state, to_state)
+
 
 class Migration(migrations.Migration):
     dependencies = [("licensing", "0007_backfill_license_status_changes")]

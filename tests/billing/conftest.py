@@ -34,3 +34,13 @@ def other_host_client(db, command_actor, frozen):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.raw_key}")
     return client
+
+
+@pytest.fixture(params=["one statement", "batches"])
+def close_path(request, monkeypatch, is_postgres):
+    """Both ways the close writes: PostgreSQL's one INSERT ... SELECT, and the batches SQLite uses
+    (run on PostgreSQL too, so both paths are held to the same tests there)."""
+    if request.param == "one statement" and not is_postgres:
+        pytest.skip("the one-statement close is PostgreSQL's")
+    monkeypatch.setattr("billing.services._in_one_statement", lambda: request.param == "one statement")
+    return request.param

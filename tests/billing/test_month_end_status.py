@@ -27,14 +27,6 @@ def frozen(time_machine):
     return time_machine
 
 
-@pytest.fixture(params=["one statement", "batches"])
-def close_path(request, monkeypatch, is_postgres):
-    if request.param == "one statement" and not is_postgres:
-        pytest.skip("the one-statement close is PostgreSQL's")
-    monkeypatch.setattr("billing.services._in_one_statement", lambda: request.param == "one statement")
-    return request.param
-
-
 @pytest.fixture
 def server():
     return HostLicenseFactory(host=HostFactory(), server_identifier="rust-1", provisioned_at=at(2026, 9, 1))

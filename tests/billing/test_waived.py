@@ -146,15 +146,6 @@ def close(month=MAY):
     return month_close(month=month, actor=Actor.command("tests"))
 
 
-@pytest.fixture(params=["one statement", "batches"])
-def close_path(request, monkeypatch, is_postgres):
-    """Both ways the close writes: PostgreSQL's one INSERT ... SELECT, and the batches SQLite uses."""
-    if request.param == "one statement" and not is_postgres:
-        pytest.skip("the one-statement close is PostgreSQL's")
-    monkeypatch.setattr("billing.services._in_one_statement", lambda: request.param == "one statement")
-    return request.param
-
-
 def test_the_close_keeps_waived_servers_as_waived_lines(host, close_path):
     mistake = held(host, at(2026, 5, 3), timedelta(hours=1), server="mistake")
     held(host, at(2026, 5, 3), timedelta(hours=100), server="kept")
