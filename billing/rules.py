@@ -100,12 +100,21 @@ def licenses_held(*, month: date, hosts: Iterable | None = None) -> QuerySet:
     return queryset
 
 
-def status_at_end(month: date) -> Coalesce:
-    """For a HostLicense queryset: the license's status at the month's last moment, from its status
-    history (a license provisioned without one, by hand, reads its current status)."""
-    changes = LicenseStatusChange.objects.filter(license=OuterRef("license_id"), changed_at__lt=month_end(month))
+def status_at_end(month: date) -> Case:
+    """For a HostLicense queryset: the license's status at the month's last moment.
+
+    A license whose last status change (`licenses.status_changed_at`, written with every change
+    and with provisioning) came before the month's end still has that status; only the others, a
+    few at a close, look up their status history: the last change before the month's end. A
+    license written by hand without a history reads its current status.
+    """
+    end = month_end(month)
+    changes = LicenseStatusChange.objects.filter(license=OuterRef("license_id"), changed_at__lt=end)
     last = changes.order_by("-changed_at", "-sequence").values("status")[:1]
-    return Coalesce(Subquery(last), F("status"))
+    return Case(
+        When(license__status_changed_at__lt=end, then=F("status")),
+        default=Coalesce(Subquery(last), F("status")),
+    )
 
 
 def server_months(*, month: date, hosts: Iterable | None = None) -> QuerySet:

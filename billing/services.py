@@ -199,6 +199,10 @@ def _insert_bills_in_one_statement(*, month, now, names, progress):
         server_columns=", ".join(f"servers.{quote(ROW_NAMES[name])}" for name in LINE_FIELDS),
     )
     with connection.cursor() as cursor:
+        # The planner prices each server's status look-up as if every line ran it (only licenses
+        # changed since the month's end do), which crosses jit_above_cost: compiling the plan took
+        # longer than running it (5.1 s against 3.1 s for 170,000 lines on the bench data set).
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, [*servers_params, *rates_params, month, now])
         rows = [
             SummaryRow(

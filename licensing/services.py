@@ -200,7 +200,7 @@ def _license_transition(*, host_license, change, actor):
     if license.status not in sources:
         raise DomainError(ErrorCode.INVALID_TRANSITION, f"Cannot {change} a license that is {license.status}.")
     last = license.status_changes.order_by("-sequence").first()
-    if change == "resume" and _suspended_by_staff(last) and actor.type not in LicenseStatusChange.STAFF_ACTOR_TYPES:
+    if change == "resume" and not _may_resume(last, actor):
         raise DomainError(
             ErrorCode.SUSPENDED_BY_STAFF, "Corrosion staff suspended this license: only staff can resume it."
         )
@@ -228,8 +228,10 @@ def _license_transition(*, host_license, change, actor):
     return host_license
 
 
-def _suspended_by_staff(last_change):
-    return last_change is not None and last_change.status == LicenseStatus.SUSPENDED and last_change.by_staff
+def _may_resume(suspension, actor):
+    """Staff may resume any suspension; the host (its key, its people) only one it made itself."""
+    staff_suspended = suspension is not None and suspension.status == LicenseStatus.SUSPENDED and suspension.by_staff
+    return not staff_suspended or actor.type in LicenseStatusChange.STAFF_ACTOR_TYPES
 
 
 def license_suspend(*, host_license, actor):

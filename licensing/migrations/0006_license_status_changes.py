@@ -2,7 +2,8 @@
 
 Its foreign key to licenses is added by 0008, after 0007 has back-filled the table: created here,
 the constraint would check every back-filled row against licenses, taking a KEY SHARE lock on each
-of 200,000 license rows until the back-fill commits (status changes would queue behind it).
+of 200,000 license rows until the back-fill commits (status changes would queue behind it). Its
+two indexes are built by 0007 after the back-fill, in one pass each, rather than row by row.
 """
 
 import uuid
@@ -60,13 +61,7 @@ class Migration(migrations.Migration):
             options={
                 "db_table": "license_status_changes",
                 "ordering": ["license", "sequence"],
-                "indexes": [
-                    models.Index(fields=["license", "changed_at", "sequence"], name="license_status_time_idx")
-                ],
                 "constraints": [
-                    models.UniqueConstraint(
-                        fields=("license", "sequence"), name="license_status_changes_license_sequence"
-                    ),
                     models.CheckConstraint(
                         condition=models.Q(("sequence__gte", 1)), name="license_status_changes_sequence_gte_1"
                     ),
