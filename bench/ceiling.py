@@ -19,7 +19,8 @@ CLOSE_MONTH = """
 WITH servers AS MATERIALIZED (
     SELECT * FROM (
         SELECT hl.host_id, hl.server_identifier, hl.license_id, l.license_key, l.hostname, hl.customer_email,
-               CASE WHEN l.status_changed_at < %(end)s THEN hl.status
+               CASE WHEN GREATEST(l.status_changed_at, l.suspended_at, l.resumed_at, l.terminated_at) < %(end)s
+                    THEN hl.status
                     ELSE COALESCE((SELECT c.status FROM license_status_changes c
                                     WHERE c.license_id = hl.license_id AND c.changed_at < %(end)s
                                     ORDER BY c.changed_at DESC, c.sequence DESC LIMIT 1), hl.status) END AS status,

@@ -103,18 +103,20 @@ def licenses_held(*, month: date, hosts: Iterable | None = None) -> QuerySet:
 def status_at_end(month: date) -> Case:
     """For a HostLicense queryset: the license's status at the month's last moment.
 
-    A license whose last status change (`licenses.status_changed_at`, written with every change
-    and with provisioning) came before the month's end still has that status; only the others, a
-    few at a close, look up their status history: the last change before the month's end. A
-    license written by hand without a history reads its current status.
+    A license none of whose change times (`status_changed_at`, written with every change and with
+    provisioning, and the suspended / resumed / terminated times) is at or after the month's end
+    has not changed since: it still has that status. Only the others, a few at a close, look up
+    their status history: the last change before the month's end. (Looking up every line's history
+    made the close of 170,000 lines 2.7 times slower.) A license written by hand without a history
+    reads its current status.
     """
     end = month_end(month)
+    unchanged_since = Q(license__status_changed_at__lt=end)
+    for moment in ("license__suspended_at", "license__resumed_at", "license__terminated_at"):
+        unchanged_since &= Q(**{f"{moment}__isnull": True}) | Q(**{f"{moment}__lt": end})
     changes = LicenseStatusChange.objects.filter(license=OuterRef("license_id"), changed_at__lt=end)
     last = changes.order_by("-changed_at", "-sequence").values("status")[:1]
-    return Case(
-        When(license__status_changed_at__lt=end, then=F("status")),
-        default=Coalesce(Subquery(last), F("status")),
-    )
+    return Case(When(unchanged_since, then=F("status")), default=Coalesce(Subquery(last), F("status")))
 
 
 def server_months(*, month: date, hosts: Iterable | None = None) -> QuerySet:
