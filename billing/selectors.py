@@ -155,7 +155,8 @@ def closed_months_for_host(*, host: Host) -> QuerySet:
 def bills_for_months(*, host: Host, months: list[BillingMonth]) -> list[Bill]:
     """The host's bills (without lines) of these closed months, in their order; zero months included.
 
-    Three queries whatever the number of months: the records, the rate history, the invoices.
+    Two queries whatever the number of months: the records, and the rate history (for the months
+    without a record); invoice_numbers adds its one when invoices exist.
     """
     records = {
         record.billing_month: record
