@@ -86,6 +86,14 @@ _LINE_TERMINATED_HAS_TIME = Q(status=LicenseStatus.TERMINATED, terminated_at__is
 )
 
 
+def _line_constraints(table):
+    return [
+        models.UniqueConstraint(fields=["record", "server_id"], name=f"{table}_record_server_unique"),
+        models.CheckConstraint(condition=Q(status__in=LicenseStatus.values), name=f"{table}_status_valid"),
+        models.CheckConstraint(condition=_LINE_TERMINATED_HAS_TIME, name=f"{table}_terminated_at_matches_status"),
+    ]
+
+
 class LineCopy(Immutable):
     """A server of a closed month: a copy, taken at closing, of its last license held in the month,
     as it stood at the month's end."""
@@ -115,15 +123,7 @@ class BillingLine(LineCopy):
     class Meta:
         db_table = "host_billing_lines"
         ordering = ["record", "server_id"]
-        constraints = [
-            models.UniqueConstraint(fields=["record", "server_id"], name="host_billing_lines_record_server_unique"),
-            models.CheckConstraint(
-                condition=Q(status__in=LicenseStatus.values), name="host_billing_lines_status_valid"
-            ),
-            models.CheckConstraint(
-                condition=_LINE_TERMINATED_HAS_TIME, name="host_billing_lines_terminated_at_matches_status"
-            ),
-        ]
+        constraints = _line_constraints("host_billing_lines")
 
 
 class BillingWaivedLine(LineCopy):
@@ -136,15 +136,7 @@ class BillingWaivedLine(LineCopy):
     class Meta:
         db_table = "host_billing_waived_lines"
         ordering = ["record", "server_id"]
-        constraints = [
-            models.UniqueConstraint(fields=["record", "server_id"], name="host_billing_waived_record_server"),
-            models.CheckConstraint(
-                condition=Q(status__in=LicenseStatus.values), name="host_billing_waived_status_valid"
-            ),
-            models.CheckConstraint(
-                condition=_LINE_TERMINATED_HAS_TIME, name="host_billing_waived_terminated_at_matches_status"
-            ),
-        ]
+        constraints = _line_constraints("host_billing_waived_lines")
 
 
 # --- Value types: what the billing reads and the close hand back (not tables) ----------------------

@@ -1,5 +1,7 @@
 """The servers the grace rule waived, kept with each record: a new table, append-only like the lines.
 
+Its foreign keys take SHARE ROW EXCLUSIVE on licenses and host_billing_records (writes to them
+wait) only while this migration runs, a moment: the new table is empty, so nothing is scanned.
 The lines' new check (status and termination time agree) is added by 0006, without a long lock.
 """
 
@@ -47,15 +49,15 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='billingwaivedline',
-            constraint=models.UniqueConstraint(fields=('record', 'server_id'), name='host_billing_waived_record_server'),
+            constraint=models.UniqueConstraint(fields=('record', 'server_id'), name='host_billing_waived_lines_record_server_unique'),
         ),
         migrations.AddConstraint(
             model_name='billingwaivedline',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['active', 'suspended', 'terminated'])), name='host_billing_waived_status_valid'),
+            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['active', 'suspended', 'terminated'])), name='host_billing_waived_lines_status_valid'),
         ),
         migrations.AddConstraint(
             model_name='billingwaivedline',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'terminated'), ('terminated_at__isnull', False)), models.Q(models.Q(('status', 'terminated'), _negated=True), ('terminated_at__isnull', True)), _connector='OR'), name='host_billing_waived_terminated_at_matches_status'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'terminated'), ('terminated_at__isnull', False)), models.Q(models.Q(('status', 'terminated'), _negated=True), ('terminated_at__isnull', True)), _connector='OR'), name='host_billing_waived_lines_terminated_at_matches_status'),
         ),
         refuse_in_database("host_billing_waived_lines", "UPDATE", "DELETE"),
     ]
