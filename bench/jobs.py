@@ -41,15 +41,15 @@ def month_close(*, month):
         lines = ceiling.close_month(cursor, month=month, now=timezone.now())
     ceiling_seconds = time.perf_counter() - started  # with its commit, as the app's time has one
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "DELETE FROM host_billing_lines WHERE record_id IN "
-            "(SELECT id FROM host_billing_records WHERE billing_month = %s)",
-            [month],
-        )
+        for table in ("host_billing_lines", "host_billing_waived_lines"):
+            cursor.execute(
+                f"DELETE FROM {table} WHERE record_id IN (SELECT id FROM host_billing_records WHERE billing_month = %s)",
+                [month],
+            )
         cursor.execute("DELETE FROM host_billing_records WHERE billing_month = %s", [month])
         cursor.execute("DELETE FROM billing_months WHERE month = %s", [month])
     # The deleted rows leave dead index entries the app's inserts would wade through.
-    _vacuum("host_billing_lines", "host_billing_records", "billing_months")
+    _vacuum("host_billing_lines", "host_billing_waived_lines", "host_billing_records", "billing_months")
     started = time.perf_counter()
     call_command("close_billing_month", "--month", month_text, stdout=io.StringIO())
     app_seconds = time.perf_counter() - started

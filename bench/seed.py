@@ -12,7 +12,8 @@ The shape (defaults; `Shape` scales it down for the harness's own test):
 - the two months before that month closed already (records and lines, as month close writes
   them), and the month before the history closed with nothing billable (the "small month" of the
   export);
-- one customer per two licenses, one audit event per provisioning, one API key per host.
+- one customer per two licenses, one audit event per provisioning and termination, each license's
+  status history, one API key per host.
 
 Everything is written through one DB-API cursor (psycopg's or Django's), so the harness's test
 can seed a tiny shape inside a test transaction.
@@ -250,6 +251,19 @@ def _licenses(cursor, p):
           FROM bench_licenses
         """,
         p,
+    )
+    # Each license's status history, as the services write it: active from provisioning, then
+    # suspended or terminated (no license here is both), by the host's key.
+    cursor.execute(
+        """
+        INSERT INTO license_status_changes (id, license_id, sequence, status, changed_at, actor_type, actor)
+        SELECT gen_random_uuid(), id, 1, 'active', provisioned_at, 'host_key', 'bk' || lpad(h::text, 6, '0')
+          FROM bench_licenses
+        UNION ALL
+        SELECT gen_random_uuid(), id, 2, status, COALESCE(terminated_at, suspended_at), 'host_key',
+               'bk' || lpad(h::text, 6, '0')
+          FROM bench_licenses WHERE status <> 'active'
+        """
     )
 
 

@@ -56,6 +56,7 @@ class BillingRecordAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
         "total_amount_usd",
         "generated_at",
         "billed_servers",
+        "waived_servers",
     ]
     readonly_fields = fields
     actions = ["export_csv"]
@@ -66,32 +67,15 @@ class BillingRecordAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
 
     @admin.display(description="Billed servers")
     def billed_servers(self, obj):
-        lines = obj.lines.order_by("server_id")[:LINES_SHOWN]
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    line.server_id,
-                    line.license_key,
-                    line.hostname,
-                    line.customer_email,
-                    line.status,
-                    line.provisioned_at,
-                    line.terminated_at or "",
-                )
-                for line in lines
-            ),
+        more = format_html(
+            "<p>… and {} more: export the record as CSV for every line.</p>", obj.active_license_count - LINES_SHOWN
         )
-        more = obj.active_license_count - LINES_SHOWN
-        note = format_html("<p>… and {} more: export the record as CSV for every line.</p>", more) if more > 0 else ""
-        return format_html(
-            '<table class="billing-lines"><thead><tr><th>Server</th><th>License key</th><th>Hostname</th>'
-            "<th>Customer</th><th>Status</th><th>Provisioned</th><th>Terminated</th></tr></thead>"
-            "<tbody>{}</tbody></table>{}",
-            rows,
-            note,
-        )
+        return _lines_table(obj.lines.order_by("server_id"), css_class="billing-lines", more=more)
+
+    @admin.display(description="Waived servers (free mistakes, not billed)")
+    def waived_servers(self, obj):
+        more = format_html("<p>… and more: the host's bill of {} lists every one.</p>", month_format(obj.billing_month))
+        return _lines_table(obj.waived_lines.order_by("server_id"), css_class="billing-waived-lines", more=more)
 
     @admin.action(description="Export selected records as CSV (needs the export permission)")
     def export_csv(self, request, queryset):
@@ -103,6 +87,38 @@ class BillingRecordAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
         return csv_response(
             [EXPORT_COLUMNS, *export_rows_for_records(queryset)], filename=f"corrosion-billing-{label}.csv"
         )
+
+
+def _lines_table(lines, *, css_class, more):
+    """A record's lines (or waived lines) as a table: the first LINES_SHOWN, then `more` if there are more."""
+    shown = list(lines[: LINES_SHOWN + 1])
+    if not shown:
+        return "None"
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                line.server_id,
+                line.license_key,
+                line.hostname,
+                line.customer_email,
+                line.status,
+                line.provisioned_at,
+                line.terminated_at or "",
+            )
+            for line in shown[:LINES_SHOWN]
+        ),
+    )
+    note = more if len(shown) > LINES_SHOWN else ""
+    return format_html(
+        '<table class="{}"><thead><tr><th>Server</th><th>License key</th><th>Hostname</th>'
+        "<th>Customer</th><th>Status at the month's end</th><th>Provisioned</th><th>Terminated in the month</th>"
+        "</tr></thead><tbody>{}</tbody></table>{}",
+        css_class,
+        rows,
+        note,
+    )
 
 
 class CloseMonthForm(forms.Form):

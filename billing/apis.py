@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from billing.models import TOTAL_MAX_DIGITS, BillStatus
 from billing.months import month_format, month_parse, month_start
 from billing.rules import LINE_FIELDS
-from billing.selectors import bill_for, records_for_host
+from billing.selectors import bill_for, bills_for_months, closed_months_for_host
 from corrosion.api.pagination import KeysetPagination
 from corrosion.api.renderers import CSVRenderer, csv_response
 from corrosion.api.schema import PAGINATION_DESCRIPTION, error_responses, page_of, page_parameters
@@ -51,18 +51,19 @@ class BillLineSerializer(serializers.Serializer):
 
 
 class BillingRecordOutputSerializer(serializers.Serializer):
-    """A closed month in the list: the record without its lines."""
+    """A closed month in the list: its bill without the lines (zeros when nothing was billed)."""
 
     class Meta:
         ref_name = "BillSummary"
 
-    month = MonthField(source="billing_month")
-    # A listed bill is always closed: only closed months have records.
-    status = serializers.ChoiceField(choices=BillStatus.choices, default=BillStatus.CLOSED, read_only=True)
+    month = MonthField()
+    # A listed bill is always closed: the list holds closed months only.
+    status = serializers.ChoiceField(choices=BillStatus.choices)
     active_license_count = serializers.IntegerField()
     wholesale_rate_usd = serializers.DecimalField(max_digits=10, decimal_places=2)
     total_amount_usd = serializers.DecimalField(max_digits=TOTAL_MAX_DIGITS, decimal_places=2)
     generated_at = serializers.DateTimeField()
+    invoice = serializers.CharField(allow_null=True, help_text="The month's invoice number; null when it has none.")
 
 
 class BillOutputSerializer(serializers.Serializer):
@@ -74,7 +75,9 @@ class BillOutputSerializer(serializers.Serializer):
     active_license_count = serializers.IntegerField()
     wholesale_rate_usd = serializers.DecimalField(max_digits=10, decimal_places=2)
     total_amount_usd = serializers.DecimalField(max_digits=TOTAL_MAX_DIGITS, decimal_places=2)
-    lines = BillLineSerializer(many=True)
+    lines = BillLineSerializer(many=True, help_text="One per billed server.")
+    waived_lines = BillLineSerializer(many=True, help_text="The servers the grace rule waived: not billed.")
+    invoice = serializers.CharField(allow_null=True, help_text="The month's invoice number; null when it has none.")
 
 
 class BillingListApi(ApiView):
@@ -94,9 +97,10 @@ class BillingListApi(ApiView):
         },
     )
     def get(self, request):
-        paginator = KeysetPagination("billing_month", parse_value=date.fromisoformat)
-        rows = paginator.paginate(records_for_host(host=request.user), request)
-        return paginator.response(BillingRecordOutputSerializer(rows, many=True).data)
+        paginator = KeysetPagination("month", parse_value=date.fromisoformat)
+        months = paginator.paginate(closed_months_for_host(host=request.user), request)
+        bills = bills_for_months(host=request.user, months=months)
+        return paginator.response(BillingRecordOutputSerializer(bills, many=True).data)
 
 
 _MONTH_PARAMETER = OpenApiParameter(

@@ -79,13 +79,27 @@ class BillingRecord(Immutable):
         return f"{self.host} {self.billing_month:%Y-%m}: {self.total_amount_usd} USD"
 
 
-class BillingLine(Immutable):
-    """One billed server of a record: a copy, taken at closing, of the server's last license in the month."""
+# A line describes its month: the status at the month's end is `terminated` exactly when the
+# license was terminated within the month, which is when the line has a termination time.
+_LINE_TERMINATED_HAS_TIME = Q(status=LicenseStatus.TERMINATED, terminated_at__isnull=False) | (
+    ~Q(status=LicenseStatus.TERMINATED) & Q(terminated_at__isnull=True)
+)
+
+
+def _line_constraints(table):
+    return [
+        models.UniqueConstraint(fields=["record", "server_id"], name=f"{table}_record_server_unique"),
+        models.CheckConstraint(condition=Q(status__in=LicenseStatus.values), name=f"{table}_status_valid"),
+        models.CheckConstraint(condition=_LINE_TERMINATED_HAS_TIME, name=f"{table}_terminated_at_matches_status"),
+    ]
+
+
+class LineCopy(Immutable):
+    """A server of a closed month: a copy, taken at closing, of its last license held in the month,
+    as it stood at the month's end."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    record = models.ForeignKey(BillingRecord, on_delete=models.PROTECT, related_name="lines")
     server_id = models.CharField(max_length=255)
-    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="billing_lines")
     license_key = models.CharField(max_length=64)
     hostname = models.CharField(max_length=255)
     customer_email = models.EmailField(max_length=254)
@@ -94,17 +108,35 @@ class BillingLine(Immutable):
     terminated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        db_table = "host_billing_lines"
-        ordering = ["record", "server_id"]
-        constraints = [
-            models.UniqueConstraint(fields=["record", "server_id"], name="host_billing_lines_record_server_unique"),
-            models.CheckConstraint(
-                condition=Q(status__in=LicenseStatus.values), name="host_billing_lines_status_valid"
-            ),
-        ]
+        abstract = True
 
     def __str__(self):
         return f"{self.record} / {self.server_id}"
+
+
+class BillingLine(LineCopy):
+    """One billed server of a record."""
+
+    record = models.ForeignKey(BillingRecord, on_delete=models.PROTECT, related_name="lines")
+    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="billing_lines")
+
+    class Meta:
+        db_table = "host_billing_lines"
+        ordering = ["record", "server_id"]
+        constraints = _line_constraints("host_billing_lines")
+
+
+class BillingWaivedLine(LineCopy):
+    """One server of a record that the grace rule waived (all its licenses in the month were free
+    mistakes): kept so staff and the host see what was not billed. Never counted or billed."""
+
+    record = models.ForeignKey(BillingRecord, on_delete=models.PROTECT, related_name="waived_lines")
+    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="waived_billing_lines")
+
+    class Meta:
+        db_table = "host_billing_waived_lines"
+        ordering = ["record", "server_id"]
+        constraints = _line_constraints("host_billing_waived_lines")
 
 
 # --- Value types: what the billing reads and the close hand back (not tables) ----------------------
@@ -120,6 +152,10 @@ class Bill:
     wholesale_rate_usd: Decimal
     total_amount_usd: Decimal
     lines: Iterable = field(default_factory=list)
+    waived_lines: Iterable = field(default_factory=list)
+    # The month's invoice number; None until invoices exist (billing.selectors.invoice_numbers).
+    invoice: str | None = None
+    generated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

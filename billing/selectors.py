@@ -10,9 +10,28 @@ from decimal import Decimal
 from django.db.models import Min, QuerySet, Sum
 from django.utils import timezone
 
-from billing.models import Bill, BillingLine, BillingMonth, BillingRecord, BillStatus, CloseSummary, SummaryRow
-from billing.months import month_latest_closable, month_of, month_previous
-from billing.rules import LINE_FIELDS, BillLine, bill_total, billable_server_count, billable_servers, host_rates
+from billing.models import (
+    Bill,
+    BillingLine,
+    BillingMonth,
+    BillingRecord,
+    BillingWaivedLine,
+    BillStatus,
+    CloseSummary,
+    SummaryRow,
+)
+from billing.months import month_format, month_latest_closable, month_of, month_previous
+from billing.rules import (
+    LINE_FIELDS,
+    BillLine,
+    bill_total,
+    billable_server_count,
+    billable_servers,
+    host_rates,
+    rates_by_month,
+    waived_servers,
+)
+from corrosion.errors import DomainError, ErrorCode
 from corrosion.money import money_round
 from hosts.models import Host
 from licensing.models import HostLicense
@@ -32,34 +51,59 @@ def month_is_closed(*, month: date) -> bool:
 
 
 class _StoredLines:
-    """A closed record's lines, read from the database each time they are iterated, in chunks."""
+    """A closed record's lines (or waived lines), read from the database each time they are iterated, in chunks."""
 
-    def __init__(self, record_id, chunk_size=2000):
+    def __init__(self, model, record_id, chunk_size=2000):
+        self.model = model
         self.record_id = record_id
         self.chunk_size = chunk_size
 
     def __iter__(self) -> Iterator[BillLine]:
-        rows = BillingLine.objects.filter(record_id=self.record_id).order_by("server_id").values(*LINE_FIELDS)
+        rows = self.model.objects.filter(record_id=self.record_id).order_by("server_id").values(*LINE_FIELDS)
         for row in rows.iterator(chunk_size=self.chunk_size):
             yield BillLine(**row)
 
 
 class _LiveLines:
-    """An open month's lines by the billing rule, queried each time they are iterated, in chunks."""
+    """An open month's billed (or waived) servers by the billing rule, queried each time they are
+    iterated, in chunks."""
 
-    def __init__(self, *, host, month, chunk_size=2000):
+    def __init__(self, servers, *, host, month, chunk_size=2000):
+        self.servers = servers  # billing.rules.billable_servers or waived_servers
         self.host = host
         self.month = month
         self.chunk_size = chunk_size
 
     def __iter__(self) -> Iterator[BillLine]:
-        rows = billable_servers(month=self.month, hosts=[self.host])
+        rows = self.servers(month=self.month, hosts=[self.host])
         for row in rows.iterator(chunk_size=self.chunk_size):
-            yield BillLine(**{name: row[name] for name in LINE_FIELDS})
+            yield BillLine.from_row(row)
+
+
+def invoice_numbers(records) -> dict:
+    """{record id: its invoice number} for the records that have an invoice.
+
+    The seam for invoices: none are issued yet, so no record has one and every closed bill reads
+    `invoice: null`. When closing a month issues invoices, this looks them up, one query for any
+    number of records, and every bill (list and month) shows the number.
+    """
+    return {}
+
+
+def _check_bill_exists(*, host: Host, month: date):
+    if month < month_of(host.created_at):
+        raise DomainError(
+            ErrorCode.BILL_NOT_FOUND,
+            f"No bill for {month_format(month)}: this account was created in {month_format(month_of(host.created_at))}.",
+        )
 
 
 def bill_for(*, host: Host, month: date) -> Bill:
-    """The host's bill for `month`: its record once the month is closed, else computed by the rule."""
+    """The host's bill for `month`: its record once the month is closed, else computed by the rule.
+
+    Raises DomainError `bill_not_found` for a month before the host's creation month.
+    """
+    _check_bill_exists(host=host, month=month)
     record = BillingRecord.objects.filter(host=host, billing_month=month).first()
     if record is not None:
         return Bill(
@@ -68,10 +112,14 @@ def bill_for(*, host: Host, month: date) -> Bill:
             active_license_count=record.active_license_count,
             wholesale_rate_usd=record.wholesale_rate_usd,
             total_amount_usd=record.total_amount_usd,
-            lines=_StoredLines(record.pk),
+            lines=_StoredLines(BillingLine, record.pk),
+            waived_lines=_StoredLines(BillingWaivedLine, record.pk),
+            invoice=invoice_numbers([record]).get(record.pk),
+            generated_at=record.generated_at,
         )
-    if month_is_closed(month=month):
-        # Closed with nothing billable: no record row, and the rate history says what the rate was.
+    register = BillingMonth.objects.filter(month=month).first()
+    if register is not None:
+        # Closed with nothing billed nor waived: no record row, and the rate history says what the rate was.
         rate = host_rates(month=month, hosts=[host])[host.pk]
         return Bill(
             month=month,
@@ -79,11 +127,12 @@ def bill_for(*, host: Host, month: date) -> Bill:
             active_license_count=0,
             wholesale_rate_usd=rate,
             total_amount_usd=bill_total(count=0, rate=rate),
+            generated_at=register.closed_at,
         )
     # Open: counted, then its lines streamed when read, so a CSV of 100,000 lines never sits in
     # memory (holding them made the process 2.9x as big as for a small month; BENCHMARKS.md). A
-    # license changing between the two reads can show in one and not the other: the month is
-    # live until it is closed.
+    # license changing between the reads can show in one and not another: the month is live until
+    # it is closed.
     rate = host_rates(month=month, hosts=[host])[host.pk]
     count = billable_server_count(month=month, hosts=[host])
     return Bill(
@@ -92,8 +141,54 @@ def bill_for(*, host: Host, month: date) -> Bill:
         active_license_count=count,
         wholesale_rate_usd=rate,
         total_amount_usd=bill_total(count=count, rate=rate),
-        lines=_LiveLines(host=host, month=month),
+        lines=_LiveLines(billable_servers, host=host, month=month),
+        waived_lines=_LiveLines(waived_servers, host=host, month=month),
     )
+
+
+def closed_months_for_host(*, host: Host) -> QuerySet:
+    """The closed months since the host's creation month (the register's rows), for the bill list;
+    the caller orders and pages them, then reads them with `bills_for_months`."""
+    return BillingMonth.objects.filter(month__gte=month_of(host.created_at))
+
+
+def bills_for_months(*, host: Host, months: list[BillingMonth]) -> list[Bill]:
+    """The host's bills (without lines) of these closed months, in their order; zero months included.
+
+    Two queries whatever the number of months: the records, and the rate history (for the months
+    without a record); invoice_numbers adds its one when invoices exist.
+    """
+    records = {
+        record.billing_month: record
+        for record in BillingRecord.objects.filter(host=host, billing_month__in=[m.month for m in months])
+    }
+    rates = rates_by_month(host=host, months=[m.month for m in months if m.month not in records])
+    invoices = invoice_numbers(records.values())
+    bills = []
+    for register in months:
+        record = records.get(register.month)
+        if record is None:
+            rate = rates[register.month]
+            bill = Bill(
+                month=register.month,
+                status=BillStatus.CLOSED,
+                active_license_count=0,
+                wholesale_rate_usd=rate,
+                total_amount_usd=bill_total(count=0, rate=rate),
+                generated_at=register.closed_at,
+            )
+        else:
+            bill = Bill(
+                month=register.month,
+                status=BillStatus.CLOSED,
+                active_license_count=record.active_license_count,
+                wholesale_rate_usd=record.wholesale_rate_usd,
+                total_amount_usd=record.total_amount_usd,
+                invoice=invoices.get(record.pk),
+                generated_at=record.generated_at,
+            )
+        bills.append(bill)
+    return bills
 
 
 def month_to_close_default(*, now: datetime | None = None) -> date | None:
@@ -133,11 +228,6 @@ def closed_summary(*, month: date) -> CloseSummary:
     return CloseSummary(
         month=month, outcome=CloseSummary.Outcome.ALREADY_CLOSED, rows=rows, closed_at=register.closed_at
     )
-
-
-def records_for_host(*, host: Host) -> QuerySet:
-    """The host's records of closed months; the caller orders and pages them."""
-    return BillingRecord.objects.filter(host=host)
 
 
 def export_rows(*, month: date, chunk_size: int = 2000) -> Iterator[tuple]:

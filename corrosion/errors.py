@@ -47,6 +47,8 @@ class ErrorCode(StrEnum):
     HOST_EMAIL_TAKEN = "host_email_taken", 409
     API_KEY_NOT_FOUND = "api_key_not_found", 404
     MONTH_NOT_CLOSABLE = "month_not_closable", 409
+    BILL_NOT_FOUND = "bill_not_found", 404
+    SUSPENDED_BY_STAFF = "suspended_by_staff", 409
 
     @classmethod
     def for_status(cls, status):

@@ -53,6 +53,7 @@ class HostLicenseAdmin(SecretLookupsRefused, admin.ModelAdmin):
         "last_seen_at",
         "plugin_version",
         "player_count",
+        "status_history",
         "audit_trail",
     ]
     readonly_fields = fields
@@ -96,6 +97,22 @@ class HostLicenseAdmin(SecretLookupsRefused, admin.ModelAdmin):
     @admin.display(description="resumed at")
     def resumed_at(self, obj):
         return obj.license.resumed_at
+
+    @admin.display(description="Status history")
+    def status_history(self, obj):
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}: {}</td></tr>",
+            (
+                (f"{change.changed_at:%Y-%m-%d %H:%M:%S} UTC", change.status, change.actor_type, change.actor)
+                for change in obj.license.status_changes.order_by("sequence")
+            ),
+        )
+        return format_html(
+            '<table class="status-history"><thead><tr><th>When</th><th>Status</th><th>Who</th></tr>'
+            "</thead><tbody>{}</tbody></table>",
+            rows,
+        )
 
     @admin.display(description="Audit trail")
     def audit_trail(self, obj):

@@ -5,7 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
-from corrosion.db import Undeletable
+from audit.models import AuditEvent
+from corrosion.db import Immutable, Undeletable
 from hosts.models import Host
 
 
@@ -102,3 +103,54 @@ class HostLicense(Undeletable):
 
     def __str__(self):
         return f"{self.host} / {self.server_identifier}"
+
+
+class LicenseStatusChange(Immutable):
+    """One change of a license's status, with its time and who made it: the append-only history.
+
+    Provisioning writes the first row (`active`), every status change one more, each in the
+    transaction that makes the change. Billing reads it for a license's status at a month's end,
+    and the resume rule for who suspended a license.
+    """
+
+    # Who counts as staff: a person in the admin, or an operator's command. A license they
+    # suspended is resumed by staff only.
+    STAFF_ACTOR_TYPES = frozenset({AuditEvent.ActorType.STAFF, AuditEvent.ActorType.COMMAND})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No index of its own: the two below start with it.
+    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="status_changes", db_index=False)
+    # 1 for provisioning, then one more per change: orders changes the clock cannot tell apart
+    # (two in one tick, or a clock stepped back), and the unique pair refuses a second writer.
+    sequence = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=LicenseStatus.choices)
+    changed_at = models.DateTimeField()
+    actor_type = models.CharField(max_length=16, choices=AuditEvent.ActorType.choices)
+    # The key id, the staff username or the command name, as audit.services.Actor gives it.
+    actor = models.CharField(max_length=150)
+
+    class Meta:
+        db_table = "license_status_changes"
+        ordering = ["license", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["license", "sequence"], name="license_status_changes_license_sequence"),
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="license_status_changes_sequence_gte_1"),
+            models.CheckConstraint(condition=_STATUS_VALID, name="license_status_changes_status_valid"),
+            models.CheckConstraint(
+                condition=Q(actor_type__in=AuditEvent.ActorType.values), name="license_status_changes_actor_type_valid"
+            ),
+        ]
+        indexes = [
+            # A license's status at a moment: its last change before it (the month close asks for
+            # every billed license's status at the month's end).
+            models.Index(fields=["license", "changed_at", "sequence"], name="license_status_time_idx"),
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.license_id} {self.status} at {self.changed_at:%Y-%m-%d %H:%M:%S} by {self.actor_type}:{self.actor}"
+        )
+
+    @property
+    def by_staff(self) -> bool:
+        return self.actor_type in self.STAFF_ACTOR_TYPES

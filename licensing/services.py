@@ -16,7 +16,7 @@ from corrosion.errors import DomainError, ErrorCode
 from corrosion.limits import parse_rate
 from hosts.models import Host
 from licensing.keys import generate_companion_token, generate_license_key, generate_subdomain
-from licensing.models import HostLicense, License, LicenseStatus
+from licensing.models import HostLicense, License, LicenseStatus, LicenseStatusChange
 
 # Provisioning calls of one host queue on the host's row lock, so overlapping calls never race.
 # The partial unique index stays the backstop: a transaction that still hits it (a random
@@ -149,7 +149,7 @@ def _provision_once(*, host, items, actor, bulk):
 def _create_licenses(*, host, items, actor):
     now = timezone.now()
     customers = customers_for_emails(item.customer_email for item in items)
-    licenses, host_licenses, events = [], {}, []
+    licenses, host_licenses, events, history = [], {}, [], []
     for item in items:
         license = License(
             license_key=generate_license_key(),
@@ -170,6 +170,7 @@ def _create_licenses(*, host, items, actor):
             status=LicenseStatus.ACTIVE,
             provisioned_at=now,
         )
+        history.append(_status_change(license=license, sequence=1, status=LicenseStatus.ACTIVE, at=now, actor=actor))
         events.append(
             audit_event_build(
                 actor=actor,
@@ -182,8 +183,15 @@ def _create_licenses(*, host, items, actor):
     License.objects.bulk_create(licenses)
     # Insert in server_id order, so two overlapping bulk calls wait on each other instead of deadlocking.
     HostLicense.objects.bulk_create(sorted(host_licenses.values(), key=lambda hl: hl.server_identifier))
+    LicenseStatusChange.objects.bulk_create(history)
     audit_record_many(events)
     return host_licenses
+
+
+def _status_change(*, license, sequence, status, at, actor):
+    return LicenseStatusChange(
+        license=license, sequence=sequence, status=status, changed_at=at, actor_type=actor.type, actor=actor.name
+    )
 
 
 # For each change: the statuses it applies to, the status it leads to, and the time field it stamps.
@@ -213,6 +221,11 @@ def _license_transition(*, host_license, change, actor):
         return host_license  # already in effect: a repeat changes nothing and records nothing
     if license.status not in sources:
         raise DomainError(ErrorCode.INVALID_TRANSITION, f"Cannot {change} a license that is {license.status}.")
+    last = license.status_changes.order_by("-sequence").first()
+    if change == "resume" and not _may_resume(last, actor):
+        raise DomainError(
+            ErrorCode.SUSPENDED_BY_STAFF, "Corrosion staff suspended this license: only staff can resume it."
+        )
     now = timezone.now()
     previous = license.status
     license.status = target
@@ -225,6 +238,8 @@ def _license_transition(*, host_license, change, actor):
         host_license.terminated_at = now
         host_fields.append("terminated_at")
     host_license.save(update_fields=host_fields)
+    sequence = last.sequence + 1 if last else 1
+    _status_change(license=license, sequence=sequence, status=target, at=now, actor=actor).save(force_insert=True)
     audit_record(
         actor=actor,
         action=_ACTIONS[change],
@@ -235,11 +250,18 @@ def _license_transition(*, host_license, change, actor):
     return host_license
 
 
+def _may_resume(suspension, actor):
+    """Staff may resume any suspension; the host (its key, its people) only one it made itself."""
+    staff_suspended = suspension is not None and suspension.status == LicenseStatus.SUSPENDED and suspension.by_staff
+    return not staff_suspended or actor.type in LicenseStatusChange.STAFF_ACTOR_TYPES
+
+
 def license_suspend(*, host_license, actor):
     return _license_transition(host_license=host_license, change="suspend", actor=actor)
 
 
 def license_resume(*, host_license, actor):
+    """Raises DomainError `suspended_by_staff` when staff suspended the license and `actor` is not staff."""
     return _license_transition(host_license=host_license, change="resume", actor=actor)
 
 

@@ -4,10 +4,13 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from audit.services import Actor
 from hosts.keys import generate_key_id, generate_raw_key
 from hosts.models import Host, HostAPIKey, HostRate
 from licensing.keys import generate_license_key
-from licensing.models import HostLicense, License, LicenseStatus
+from licensing.models import HostLicense, License, LicenseStatus, LicenseStatusChange
+
+FACTORY_ACTOR = Actor.command("factory")
 
 
 class HostFactory(factory.django.DjangoModelFactory):
@@ -17,6 +20,16 @@ class HostFactory(factory.django.DjangoModelFactory):
 
     company_name = factory.Sequence(lambda n: f"Host {n} Ltd")
     contact_email = factory.Sequence(lambda n: f"ops{n}@host{n}.test")
+    # Well before the months tests bill: a month before the host's creation has no bill.
+    created_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=3650))
+
+    @classmethod
+    def _create(cls, model_class, *args, created_at=None, **kwargs):
+        host = super()._create(model_class, *args, **kwargs)
+        if created_at is not None:  # auto_now_add would overwrite it on insert
+            Host.objects.filter(pk=host.pk).update(created_at=created_at)
+            host.created_at = created_at
+        return host
 
     @factory.post_generation
     def rate_history(self, create, extracted, **kwargs):
@@ -69,6 +82,7 @@ class HostLicenseFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = HostLicense
+        skip_postgeneration_save = True
 
     host = factory.SubFactory(HostFactory)
     server_identifier = factory.Sequence(lambda n: f"rust-{n:05d}")
@@ -82,3 +96,30 @@ class HostLicenseFactory(factory.django.DjangoModelFactory):
         terminated_at=factory.SelfAttribute("..terminated_at"),
     )
     customer_email = factory.LazyAttribute(lambda o: o.license.customer.email)
+
+    @factory.post_generation
+    def status_history(self, create, extracted, **kwargs):
+        """The license's status history: by default what its status and times imply (active from
+        provisioning, then suspended or terminated); or the given [(status, at[, actor]), ...]
+        after the provisioning row; or none at all with False (a row written outside the services)."""
+        if not create or extracted is False:
+            return
+        changes = extracted
+        if changes is None:
+            changes = []
+            if self.status == LicenseStatus.SUSPENDED:
+                changes.append((LicenseStatus.SUSPENDED, self.license.suspended_at or self.provisioned_at))
+            if self.status == LicenseStatus.TERMINATED:
+                changes.append((LicenseStatus.TERMINATED, self.terminated_at))
+        rows = [(LicenseStatus.ACTIVE, self.provisioned_at), *changes]
+        LicenseStatusChange.objects.bulk_create(
+            LicenseStatusChange(
+                license=self.license,
+                sequence=sequence,
+                status=change[0],
+                changed_at=change[1],
+                actor_type=(change[2] if len(change) > 2 else FACTORY_ACTOR).type,
+                actor=(change[2] if len(change) > 2 else FACTORY_ACTOR).name,
+            )
+            for sequence, change in enumerate(rows, start=1)
+        )

@@ -7,10 +7,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 
 from audit.services import Actor
-from billing.models import BillingLine, BillingMonth, BillingRecord
+from billing.models import BillingLine, BillingMonth, BillingRecord, BillingWaivedLine
 from billing.services import month_close
 from hosts.models import Host, HostRate
-from licensing.models import HostLicense, License
+from licensing.models import HostLicense, License, LicenseStatus, LicenseStatusChange
 from tests.billing.helpers import at
 from tests.factories import HostAPIKeyFactory, HostLicenseFactory
 
@@ -27,7 +27,14 @@ def frozen(time_machine):
 @pytest.fixture
 def closed():
     host_license = HostLicenseFactory(provisioned_at=at(2026, 5, 2))
+    HostLicenseFactory(  # a mistake: a waived line
+        host=host_license.host,
+        status=LicenseStatus.TERMINATED,
+        provisioned_at=at(2026, 5, 3),
+        terminated_at=at(2026, 5, 3, 1),
+    )
     month_close(month=MAY, actor=Actor.command("tests"))
+    assert BillingWaivedLine.objects.count() == 1
     return host_license
 
 
@@ -61,6 +68,10 @@ def test_the_orm_refuses_to_delete_hosts_customers_and_licenses(closed, delete):
         lambda: BillingRecord.objects.get().save(),
         lambda: BillingRecord.objects.get().delete(),
         lambda: HostRate.objects.update(wholesale_rate_usd=1),
+        lambda: BillingWaivedLine.objects.update(hostname="x"),
+        lambda: BillingWaivedLine.objects.all().delete(),
+        lambda: LicenseStatusChange.objects.update(status="suspended"),
+        lambda: LicenseStatusChange.objects.all().delete(),
     ],
 )
 def test_the_orm_refuses_to_change_closed_bills_and_rate_history(closed, change):
@@ -83,6 +94,10 @@ def test_the_orm_refuses_to_change_closed_bills_and_rate_history(closed, change)
         "UPDATE host_billing_lines SET hostname = 'x'",
         "DELETE FROM billing_months",
         "UPDATE billing_months SET closed_by = 'x'",
+        "DELETE FROM host_billing_waived_lines",
+        "UPDATE host_billing_waived_lines SET hostname = 'x'",
+        "DELETE FROM license_status_changes",
+        "UPDATE license_status_changes SET actor = 'x'",
     ],
 )
 def test_the_database_refuses_the_same_sql_whoever_sends_it(closed, sql):

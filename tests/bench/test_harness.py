@@ -13,7 +13,7 @@ from bench import ceiling
 from bench.load import Load, WrkResult, wrk
 from bench.report import render, table_rows
 from bench.seed import Shape, seed
-from billing.models import BillingLine, BillingMonth
+from billing.models import BillingLine, BillingMonth, BillingWaivedLine
 from billing.months import month_previous
 from billing.services import month_close
 from licensing.models import HostLicense
@@ -50,10 +50,16 @@ def test_the_seed_has_the_shape_it_promises():
     assert beat.status_code == 200
 
 
-def _lines(month):
+def _lines(month, model=BillingLine):
     return set(
-        BillingLine.objects.filter(record__billing_month=month).values_list(
-            "record__host_id", "record__active_license_count", "record__total_amount_usd", "server_id", "license_id"
+        model.objects.filter(record__billing_month=month).values_list(
+            "record__host_id",
+            "record__active_license_count",
+            "record__total_amount_usd",
+            "server_id",
+            "license_id",
+            "status",
+            "terminated_at",
         )
     )
 
@@ -67,10 +73,12 @@ def test_the_ceiling_sql_writes_what_month_close_writes():
         with connection.cursor() as cursor:
             written = ceiling.close_month(cursor, month=seeded.month, now=timezone.now())
         by_ceiling = _lines(seeded.month)
+        waived_by_ceiling = _lines(seeded.month, BillingWaivedLine)
         transaction.set_rollback(True)
     month_close(month=seeded.month, actor=Actor.command("tests"))
     assert written == len(by_ceiling) > 60  # the whale's lines and the others'
     assert _lines(seeded.month) == by_ceiling
+    assert _lines(seeded.month, BillingWaivedLine) == waived_by_ceiling
 
 
 def test_the_table_has_a_row_per_figure_and_says_which_targets_are_met():

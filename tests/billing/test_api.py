@@ -58,6 +58,8 @@ def test_a_closed_month_reads_its_record_and_lines(host, host_client):
         "active_license_count": 2,
         "wholesale_rate_usd": "6.00",
         "total_amount_usd": "12.00",
+        "waived_lines": [],
+        "invoice": None,
     }
     assert [line["server_id"] for line in body["lines"]] == ["rust-a", "rust-b"]
     assert body["lines"][1] == {
@@ -102,6 +104,8 @@ def test_a_closed_month_with_nothing_billable_reads_closed_with_zeros(host, host
         "wholesale_rate_usd": "6.00",
         "total_amount_usd": "0.00",
         "lines": [],
+        "waived_lines": [],
+        "invoice": None,
     }
 
 
@@ -186,8 +190,9 @@ def test_another_host_never_sees_this_hosts_bill(host, other_host_client):
     servers(host, 2)
     close_month()
     body = other_host_client.get("/api/host/billing/2026-05").json()
-    assert (body["active_license_count"], body["lines"]) == (0, [])
-    assert other_host_client.get("/api/host/billing").json()["results"] == []
+    assert (body["active_license_count"], body["lines"], body["waived_lines"]) == (0, [], [])
+    listed = other_host_client.get("/api/host/billing").json()["results"]
+    assert [(item["month"], item["active_license_count"]) for item in listed] == [("2026-05", 0)]
 
 
 def test_csv_by_query_parameter_streams_an_attachment(host, host_client):
@@ -259,21 +264,40 @@ def _month_queries(client, path):
     return len(queries)
 
 
+def mistakes(host, count, month, prefix="oops"):
+    """`count` servers each held an hour in 2026-`month`: waived."""
+    return [
+        HostLicenseFactory(
+            host=host,
+            server_identifier=f"{prefix}-{n:03d}",
+            status=LicenseStatus.TERMINATED,
+            provisioned_at=at(2026, month, 3),
+            terminated_at=at(2026, month, 3, 1),
+        )
+        for n in range(count)
+    ]
+
+
 @pytest.mark.parametrize("fmt", ["json", "csv"])
-def test_the_month_endpoint_query_count_does_not_grow_with_lines(host, host_client, fmt):
-    servers(host, 2, month=3)
+def test_the_month_endpoint_query_count_does_not_grow_with_lines_or_waived_lines(host, host_client, fmt):
+    servers(host, 1, month=3)
+    mistakes(host, 1, month=3)
     servers(host, 40, month=4, prefix="big")
+    mistakes(host, 30, month=4)
     close_month(date(2026, 3, 1))
     close_month(date(2026, 4, 1))
     closed_small = _month_queries(host_client, f"/api/host/billing/2026-03?format={fmt}")
     closed_large = _month_queries(host_client, f"/api/host/billing/2026-04?format={fmt}")
     servers(host, 2, month=6, prefix="june")
+    mistakes(host, 25, month=6)
     open_small = _month_queries(host_client, f"/api/host/billing/2026-05?format={fmt}")
     open_large = _month_queries(host_client, f"/api/host/billing/2026-06?format={fmt}")
-    assert closed_small == closed_large == 3  # key, record, lines
-    # key, record, register, rate, count, servers: the count is its own query (it was the length
-    # of a list of every line) so an open month's lines can stream in constant memory.
-    assert open_small == open_large == 6
+    # The CSV lists what is billed, so it never reads the waived lines.
+    waived = 1 if fmt == "json" else 0
+    assert closed_small == closed_large == 3 + waived  # key, record, lines (, waived lines)
+    # key, record, register, rate, count, servers (, waived servers): the count is its own query
+    # (it was the length of a list of every line) so an open month's lines stream in constant memory.
+    assert open_small == open_large == 6 + waived
 
 
 def test_the_list_shows_closed_months_newest_first_with_pages(host, host_client):
@@ -290,6 +314,7 @@ def test_the_list_shows_closed_months_newest_first_with_pages(host, host_client)
         "wholesale_rate_usd": "6.00",
         "total_amount_usd": "6.00",
         "generated_at": "2026-06-10T12:00:00Z",
+        "invoice": None,
     }
     second = host_client.get(first["next"]).json()
     assert [item["month"] for item in second["results"]] == ["2026-02"]
@@ -328,3 +353,120 @@ def test_the_csv_never_holds_a_live_formula_though_the_json_keeps_the_values_ver
     assert cells["hostname"] == "'" + hostile["hostname"]
     assert cells["customer_email"] == "'+cmd@evil.test"
     assert cells["wholesale_rate_usd"] == "6.00"
+
+
+# --- Bills that exist: since the host's creation month, zero months included -------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "accept"),
+    [
+        ("/api/host/billing/2025-12", None),
+        ("/api/host/billing/2025-12?format=csv", None),
+        ("/api/host/billing/2025-12", "text/csv"),
+        ("/api/host/billing/1970-01", None),
+    ],
+)
+def test_a_month_before_the_host_was_created_is_404_bill_not_found(host_client, path, accept):
+    # The host was created on 2026-01-05 (tests/billing/conftest.py).
+    close_month(date(2025, 12, 1))
+    response = host_client.get(path, **({"HTTP_ACCEPT": accept} if accept else {}))
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "bill_not_found"
+
+
+def test_the_hosts_creation_month_has_a_bill(host_client):
+    body = host_client.get("/api/host/billing/2026-01").json()
+    assert (body["month"], body["status"], body["total_amount_usd"]) == ("2026-01", "open", "0.00")
+
+
+def test_the_list_has_every_closed_month_since_the_host_was_created_zero_months_included(host, host_client):
+    servers(host, 1, month=3)  # billed from March on
+    mistakes(host, 1, month=2)  # February: waived only, a record of 0.00 to keep it
+    for month in (date(2025, 12, 1), *(date(2026, m, 1) for m in (1, 2, 3, 4))):
+        close_month(month)
+
+    first = host_client.get("/api/host/billing?page_size=3").json()
+    second = host_client.get(first["next"]).json()
+    items = first["results"] + second["results"]
+    assert [(item["month"], item["active_license_count"], item["total_amount_usd"]) for item in items] == [
+        ("2026-04", 1, "6.00"),
+        ("2026-03", 1, "6.00"),
+        ("2026-02", 0, "0.00"),
+        ("2026-01", 0, "0.00"),  # the creation month; December 2025, closed before it, is not the host's
+    ]
+    assert second["next"] is None
+    assert {(item["status"], item["wholesale_rate_usd"], item["invoice"]) for item in items} == {
+        ("closed", "6.00", None)
+    }
+    assert items[2]["generated_at"] == "2026-06-10T12:00:00Z"
+
+
+def test_a_zero_months_rate_is_the_one_in_force_at_its_end(host, host_client, frozen):
+    from hosts.services import host_update
+
+    frozen.move_to(at(2026, 3, 15), tick=False)
+    host_update(host=host, wholesale_rate_usd=Decimal("4.50"), actor=Actor.command("tests"))
+    frozen.move_to(at(2026, 6, 10, 12), tick=False)
+    for month in (2, 3):
+        close_month(date(2026, month, 1))
+    items = host_client.get("/api/host/billing").json()["results"]
+    assert [(item["month"], item["wholesale_rate_usd"]) for item in items] == [("2026-03", "4.50"), ("2026-02", "6.00")]
+    month = host_client.get("/api/host/billing/2026-02").json()
+    assert (month["wholesale_rate_usd"], month["total_amount_usd"]) == ("6.00", "0.00")
+
+
+def test_the_list_query_count_does_not_grow_with_months(host, host_client, django_assert_max_num_queries):
+    servers(host, 2, month=1)
+    mistakes(host, 1, month=3)
+    host_client.get("/api/host/billing")  # the first request of a key also records its last use
+    close_month(date(2026, 1, 1))
+    # key, page of months, their records, the rate history (for zero months)
+    with django_assert_max_num_queries(4):
+        assert len(host_client.get("/api/host/billing").json()["results"]) == 1
+    for month in (2, 3, 4, 5):
+        close_month(date(2026, month, 1))
+    with django_assert_max_num_queries(4):
+        assert len(host_client.get("/api/host/billing").json()["results"]) == 5
+
+
+def test_the_month_json_has_every_field_of_the_contract(host, host_client):
+    servers(host, 1)
+    mistakes(host, 1, month=5)
+    for month in ("2026-05", "2026-06"):
+        assert set(host_client.get(f"/api/host/billing/{month}").json()) == {
+            "month",
+            "status",
+            "active_license_count",
+            "wholesale_rate_usd",
+            "total_amount_usd",
+            "lines",
+            "waived_lines",
+            "invoice",
+        }
+
+
+def test_waived_lines_show_in_the_open_and_the_closed_bill_but_not_in_the_csv(host, host_client, frozen):
+    (kept,) = servers(host, 1)
+    (mistake,) = mistakes(host, 1, month=5)
+    open_bill = host_client.get("/api/host/billing/2026-05").json()
+    close_month()
+    closed_bill = host_client.get("/api/host/billing/2026-05").json()
+    for bill in (open_bill, closed_bill):
+        assert [line["license_id"] for line in bill["lines"]] == [str(kept.license_id)]
+        assert bill["waived_lines"] == [
+            {
+                "server_id": "oops-000",
+                "license_id": str(mistake.license_id),
+                "license_key": mistake.license.license_key,
+                "hostname": mistake.license.hostname,
+                "customer_email": mistake.customer_email,
+                "status": "terminated",
+                "provisioned_at": "2026-05-03T00:00:00Z",
+                "terminated_at": "2026-05-03T01:00:00Z",
+            }
+        ]
+        assert (bill["active_license_count"], bill["total_amount_usd"]) == (1, "6.00")
+    rows = csv_rows(host_client.get("/api/host/billing/2026-05?format=csv"))
+    assert [row[1] for row in rows[1:]] == ["rust-000"]

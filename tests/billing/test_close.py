@@ -10,7 +10,9 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
+from audit.services import Actor
 from billing.models import BillingLine, BillingMonth, BillingRecord
+from hosts.services import host_update
 from licensing.models import LicenseStatus
 from tests.billing.helpers import at
 from tests.factories import HostFactory, HostLicenseFactory
@@ -326,3 +328,19 @@ def test_the_database_refuses_a_server_twice_in_one_record(acme):
 
     line().save(force_insert=True)
     assert_refused(line())
+
+
+# --- The rate in force at the month's end, whichever way the close writes ----------------------
+
+
+def test_a_rate_changed_after_the_month_ended_and_before_the_close_does_not_apply(acme, zeta, frozen, close_path):
+    licenses(acme, 2)
+    licenses(zeta, 1)
+    # June 2: May has ended, its grace is running, and both hosts' rates change before the close.
+    frozen.move_to(at(2026, 6, 2, 9), tick=False)
+    host_update(host=acme, wholesale_rate_usd=Decimal("9.99"), actor=Actor.command("tests"))
+    host_update(host=zeta, wholesale_rate_usd=Decimal("0.50"), actor=Actor.command("tests"))
+    frozen.move_to(at(2026, 6, 4, 0, 30), tick=False)
+    close("--month", "2026-05")
+    records = {r.host_id: (r.wholesale_rate_usd, r.total_amount_usd) for r in BillingRecord.objects.all()}
+    assert records == {acme.pk: (Decimal("6.10"), Decimal("12.20")), zeta.pk: (Decimal("5.00"), Decimal("5.00"))}

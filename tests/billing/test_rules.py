@@ -147,15 +147,16 @@ def test_a_server_re_provisioned_in_the_month_is_billed_once_with_its_last_licen
     assert bill.total_amount_usd == Decimal("6.00")
 
 
-def test_a_re_provisioned_server_whose_last_license_was_a_mistake_shows_the_one_before(host):
-    kept = HostLicenseFactory(
+def test_the_line_is_the_servers_last_license_held_in_the_month_even_a_mistake(host):
+    # Held 100 hours, then re-licensed and terminated after an hour: billed once, with the last.
+    HostLicenseFactory(
         host=host,
         server_identifier="rust-1",
         status=LicenseStatus.TERMINATED,
-        provisioned_at=at(2026, 4, 1),
-        terminated_at=at(2026, 5, 10),
+        provisioned_at=at(2026, 5, 6),
+        terminated_at=at(2026, 5, 10, 4),
     )
-    HostLicenseFactory(
+    last = HostLicenseFactory(
         host=host,
         server_identifier="rust-1",
         status=LicenseStatus.TERMINATED,
@@ -163,7 +164,9 @@ def test_a_re_provisioned_server_whose_last_license_was_a_mistake_shows_the_one_
         terminated_at=at(2026, 5, 12, 1),
     )
     bill = bill_for(host=host, month=MAY)
-    assert [line.license_id for line in bill.lines] == [kept.license_id]
+    assert [(line.license_id, line.status) for line in bill.lines] == [(last.license_id, "terminated")]
+    assert bill.total_amount_usd == Decimal("6.00")
+    assert list(bill.waived_lines) == []
 
 
 def test_the_same_server_id_at_two_hosts_is_two_servers(host):
@@ -213,6 +216,8 @@ def test_a_host_without_rate_history_that_early_falls_back_to_its_rate():
     from hosts.models import Host, HostRate
 
     host = Host.objects.create(company_name="Late Hosting", contact_email="ops@late.test")
+    Host.objects.filter(pk=host.pk).update(created_at=at(2026, 1, 1))
+    host.refresh_from_db()
     HostRate.objects.create(host=host, wholesale_rate_usd=Decimal("6.00"), effective_from=at(2026, 7, 1))
     HostLicenseFactory(host=host, server_identifier="rust-1", provisioned_at=at(2026, 5, 2))
     assert bill_for(host=host, month=MAY).wholesale_rate_usd == Decimal("6.00")

@@ -277,7 +277,7 @@ def test_a_month_close_killed_at_any_moment_leaves_the_month_closed_whole_or_not
         (
             "writing records and lines",
             "LOCK TABLE host_billing_lines IN EXCLUSIVE MODE",
-            "WITH billable AS MATERIALIZED",
+            "WITH servers AS MATERIALIZED",
         ),
         (
             "records and lines written, at the register insert",

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import Actor
@@ -66,6 +67,7 @@ def endpoints(world):
     auth = world["auth"]
     license_path = f"/api/host/licenses/{world['license_id']}"
     unknown_key = "CRN-00000-00000-00000-00000-00000-00000"
+    month = f"{timezone.now():%Y-%m}"  # the host was created this month: an earlier one has no bill (404)
     return [
         ("licenses list", "GET", "/api/host/licenses", None, auth, 200),
         ("license detail", "GET", license_path, None, auth, 200),
@@ -76,8 +78,8 @@ def endpoints(world):
         ("resume", "POST", f"{license_path}/resume", None, auth, None),
         ("terminate", "POST", f"{license_path}/terminate", None, auth, None),
         ("bills list", "GET", "/api/host/billing", None, auth, 200),
-        ("bill JSON", "GET", "/api/host/billing/2026-01", None, auth, 200),
-        ("bill CSV", "GET", "/api/host/billing/2026-01?format=csv", None, auth, 200),
+        ("bill JSON", "GET", f"/api/host/billing/{month}", None, auth, 200),
+        ("bill CSV", "GET", f"/api/host/billing/{month}?format=csv", None, auth, 200),
         ("heartbeat", "POST", "/api/plugin/heartbeat", {"license_key": world["license_key"]}, {}, 200),
         ("heartbeat, unknown key", "POST", "/api/plugin/heartbeat", {"license_key": unknown_key}, {}, 404),
         ("readyz", "GET", "/readyz", None, {}, 200),

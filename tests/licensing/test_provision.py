@@ -205,9 +205,10 @@ def test_a_terminated_server_id_is_provisioned_anew(host_client):
 
 
 def test_provision_queries_are_constant_single(host_client, django_assert_max_num_queries):
-    # 11: the key (and its first last_used_at), the host lock, the live-server check, the
-    # customer's lookup and upsert, three inserts, and the test's savepoint pair.
-    with django_assert_max_num_queries(11):
+    # 12: the key (and its first last_used_at), the host lock, the live-server check, the
+    # customer's lookup and upsert, four inserts (license, host license, status history, audit),
+    # and the test's savepoint pair.
+    with django_assert_max_num_queries(12):
         assert provision(host_client, item()).status_code == 201
 
 
