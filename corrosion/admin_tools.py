@@ -29,3 +29,10 @@ class DomainErrorAdminMixin:
         except DomainError as exc:
             self.message_domain_error(request, exc)
             return HttpResponseRedirect(request.get_full_path())
+
+
+def short_time(moment, *, seconds=False):
+    """A moment as lists show it: "2026-10-31 23:59" UTC, narrow enough for a 1366 px screen."""
+    if moment is None:
+        return "—"
+    return f"{moment:%Y-%m-%d %H:%M:%S}" if seconds else f"{moment:%Y-%m-%d %H:%M}"

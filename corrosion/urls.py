@@ -2,9 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from corrosion import pages
 from corrosion.api import views
 
 urlpatterns = [
+    path("", pages.HomeView.as_view(), name="home"),
+    path("favicon.ico", pages.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("api/host/", include("licensing.urls")),
     path("api/host/", include("billing.urls")),

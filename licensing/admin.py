@@ -1,10 +1,14 @@
 """Staff look at licenses and change their status here, through the same services as the API."""
 
+import uuid
+
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from audit.admin import audit_data_html
 from audit.selectors import audit_events_for
 from audit.services import Actor
+from corrosion.admin_tools import short_time
 from corrosion.errors import DomainError
 from licensing.models import HostLicense
 from licensing.selectors import online_since
@@ -28,14 +32,16 @@ class OnlineFilter(admin.SimpleListFilter):
 
 @admin.register(HostLicense)
 class HostLicenseAdmin(admin.ModelAdmin):
-    list_display = ["server_identifier", "host", "customer_email", "status", "online", "last_seen_at", "provisioned_at"]
+    list_display = ["server_identifier", "host", "customer_email", "status", "online", "last_seen", "provisioned"]
     list_filter = ["status", OnlineFilter, ("host", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["license__license_key", "server_identifier", "customer_email", "license__hostname"]
     list_select_related = ["host", "license"]
     ordering = ["-provisioned_at", "-id"]
     show_full_result_count = False  # a COUNT(*) over every license on each page is not worth it
     actions = ["suspend", "resume", "terminate"]
+    never_deleted_reason = "terminate a license instead; its history and bills stay."
     fields = [
+        "api_id",
         "host",
         "server_identifier",
         "customer_email",
@@ -58,6 +64,15 @@ class HostLicenseAdmin(admin.ModelAdmin):
         self._online_since = online_since()
         return super().get_queryset(request)
 
+    def get_search_results(self, request, queryset, search_term):
+        """Also find a license by its id, the UUID the API shows, with an exact (indexed) match."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            license_id = uuid.UUID(search_term.strip())
+        except ValueError:
+            return found, may_have_duplicates
+        return found | queryset.filter(license_id=license_id), may_have_duplicates
+
     def has_add_permission(self, request):
         return False  # licenses are provisioned by hosts through the API
 
@@ -73,6 +88,18 @@ class HostLicenseAdmin(admin.ModelAdmin):
     @admin.display(boolean=True)
     def online(self, obj):
         return obj.last_seen_at is not None and obj.last_seen_at >= self._online_since
+
+    @admin.display(description="last seen (UTC)", ordering="last_seen_at")
+    def last_seen(self, obj):
+        return short_time(obj.last_seen_at)
+
+    @admin.display(description="provisioned (UTC)", ordering="provisioned_at")
+    def provisioned(self, obj):
+        return short_time(obj.provisioned_at)
+
+    @admin.display(description="id (as the API shows it)")
+    def api_id(self, obj):
+        return obj.license_id
 
     @admin.display(description="license key")
     def license_key(self, obj):
@@ -100,7 +127,7 @@ class HostLicenseAdmin(admin.ModelAdmin):
             "",
             "<tr><td>{}</td><td>{}</td><td>{}: {}</td><td>{}</td></tr>",
             (
-                (f"{e.occurred_at:%Y-%m-%d %H:%M:%S} UTC", e.action, e.actor_type, e.actor, e.data)
+                (f"{e.occurred_at:%Y-%m-%d %H:%M:%S} UTC", e.action, e.actor_type, e.actor, audit_data_html(e.data))
                 for e in audit_events_for(obj.license)
             ),
         )
