@@ -86,11 +86,6 @@ def test_staff_suspend_resume_and_terminate_through_the_services(host, host_clie
 
 def test_licenses_cannot_be_added_edited_or_deleted_in_the_admin(host, staff_client):
     host_license = HostLicenseFactory(host=host)
-    assert staff_client.get("/admin/licensing/hostlicense/add/").status_code == 403
-    assert staff_client.get(f"/admin/licensing/hostlicense/{host_license.pk}/delete/").status_code == 403
-    assert (
-        staff_client.post(f"/admin/licensing/hostlicense/{host_license.pk}/delete/", {"post": "yes"}).status_code == 403
-    )
     response = staff_client.post(
         "/admin/licensing/hostlicense/",
         {"action": "delete_selected", "_selected_action": [str(host_license.pk)], "post": "yes"},
@@ -100,6 +95,11 @@ def test_licenses_cannot_be_added_edited_or_deleted_in_the_admin(host, staff_cli
     assert messages_of(response) == [
         ("error", "Licenses are never deleted here: terminate a license instead; its history and bills stay.")
     ]
+    assert staff_client.get("/admin/licensing/hostlicense/add/").status_code == 403
+    assert staff_client.get(f"/admin/licensing/hostlicense/{host_license.pk}/delete/").status_code == 403
+    confirmed = staff_client.post(f"/admin/licensing/hostlicense/{host_license.pk}/delete/", {"post": "yes"})
+    assert confirmed.status_code == 403
+    assert HostLicense.objects.filter(pk=host_license.pk).exists()
 
 
 def test_audit_events_cannot_be_deleted_in_the_admin(host, staff_client):
