@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
 from audit.models import AuditEvent
-from corrosion.admin_tools import short_time
+from corrosion.admin_tools import time_column
 
 
 def _shown(value):
@@ -55,9 +55,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     fields = ["occurred_at", "actor_type", "actor", "action", "target_type", "target_id", "details"]
     readonly_fields = fields
 
-    @admin.display(description="when (UTC)", ordering="occurred_at")
-    def when(self, obj):
-        return short_time(obj.occurred_at, seconds=True)
+    when = time_column("occurred_at", "when (UTC)", seconds=True)
 
     @admin.display(description="target")
     def target(self, obj):

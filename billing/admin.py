@@ -27,7 +27,7 @@ from billing.selectors import (
     record_months,
 )
 from billing.services import month_close
-from corrosion.admin_tools import short_time
+from corrosion.admin_tools import time_column
 from corrosion.api.renderers import csv_response
 from corrosion.errors import DomainError
 
@@ -103,9 +103,7 @@ class BillingRecordAdmin(_ReadOnly, admin.ModelAdmin):
     def total(self, obj):
         return obj.total_amount_usd
 
-    @admin.display(description="closed (UTC)", ordering="generated_at")
-    def generated(self, obj):
-        return short_time(obj.generated_at)
+    generated = time_column("generated_at", "closed (UTC)")
 
     @admin.display(description="Billed servers")
     def billed_servers(self, obj):
@@ -174,9 +172,7 @@ class BillingMonthAdmin(_ReadOnly, admin.ModelAdmin):
     def month_label(self, obj):
         return month_format(obj.month)
 
-    @admin.display(description="closed at (UTC)", ordering="closed_at")
-    def closed(self, obj):
-        return short_time(obj.closed_at)
+    closed = time_column("closed_at", "closed at (UTC)")
 
     def get_urls(self):
         own = [

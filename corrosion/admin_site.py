@@ -11,11 +11,15 @@ from django.contrib.admin.apps import AdminConfig as DjangoAdminConfig
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 
+from corrosion.errors import DomainError
+
 DELETE_ACTION = "delete_selected"
 
 
 class GuardedActionsMixin:
     """Admin actions answer a message, never a 500, and say why a delete is refused.
+
+    A service's refusal (DomainError) during an action is a message on the list too.
 
     Django filters the selection with `pk__in=<posted values>` and lets the ValidationError of a
     value that is not a primary key (`_selected_action=not-a-uuid`) become a 500. And a
@@ -41,11 +45,15 @@ class GuardedActionsMixin:
         pk = self.opts.pk
         try:
             for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
-                pk.get_prep_value(pk.to_python(value))
+                pk.clean(value, None)  # its type, and its range (an integer the database can hold)
         except (ValidationError, ValueError, TypeError):
             self.message_user(request, "The selection is not valid: select the rows on the list again.", messages.ERROR)
             return None  # the changelist redirects back to itself, as for any failed action
-        return super().response_action(request, queryset)
+        try:
+            return super().response_action(request, queryset)
+        except DomainError as exc:  # a service refused (e.g. lost a race): say so, on the list
+            self.message_user(request, exc.message, messages.ERROR)
+            return None
 
 
 class CorrosionAdminSite(admin.AdminSite):
@@ -65,5 +73,30 @@ class CorrosionAdminSite(admin.AdminSite):
         super().register(model_or_iterable, admin_class, **options)
 
 
+def _mend_axes_cleanup_action(site):
+    """django-axes 8's "Clean up expired attempts" reads request attributes that only its login
+    path sets, so the action was a 500; set them first, as that path does."""
+    from axes.handlers.proxy import AxesProxyHandler
+    from axes.models import AccessAttempt
+
+    registered = site._registry.get(AccessAttempt)
+    if registered is None:
+        return
+    axes_admin = type(registered)
+
+    class AccessAttemptAdmin(axes_admin):
+        @admin.action(description=axes_admin.cleanup_expired_attempts.short_description)
+        def cleanup_expired_attempts(self, request, queryset):
+            AxesProxyHandler.update_request(request)
+            return super().cleanup_expired_attempts(request, queryset)
+
+    site.unregister(AccessAttempt)
+    site.register(AccessAttempt, AccessAttemptAdmin)
+
+
 class AdminConfig(DjangoAdminConfig):
     default_site = "corrosion.admin_site.CorrosionAdminSite"
+
+    def ready(self):
+        super().ready()  # every app's admin module is registered by now
+        _mend_axes_cleanup_action(self.module.site)

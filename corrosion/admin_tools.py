@@ -1,6 +1,6 @@
 """How the admin shows a service's DomainError: on the form's fields, or as a message."""
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 
 from corrosion.errors import DomainError
@@ -36,3 +36,13 @@ def short_time(moment, *, seconds=False):
     if moment is None:
         return "—"
     return f"{moment:%Y-%m-%d %H:%M:%S}" if seconds else f"{moment:%Y-%m-%d %H:%M}"
+
+
+def time_column(field, description, *, seconds=False):
+    """A list column showing the `field` moment with short_time, sortable by it."""
+
+    @admin.display(description=description, ordering=field)
+    def column(model_admin, obj):
+        return short_time(getattr(obj, field), seconds=seconds)
+
+    return column

@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from audit.services import Actor
-from corrosion.admin_tools import DomainErrorAdminMixin, short_time
+from corrosion.admin_tools import DomainErrorAdminMixin, time_column
 from corrosion.errors import DomainError
 from hosts.models import Host, HostAPIKey, HostRate
 from hosts.services import (
@@ -146,9 +146,7 @@ class HostAdmin(DomainErrorAdminMixin, admin.ModelAdmin):
     def live_licenses(self, obj):
         return obj.live_license_count
 
-    @admin.display(description="last API use (UTC)", ordering="last_activity_at")
-    def last_activity(self, obj):
-        return short_time(obj.last_activity_at)
+    last_activity = time_column("last_activity_at", "last API use (UTC)")
 
     def get_readonly_fields(self, request, obj=None):
         # Access is changed with the actions, so it is audited as such; the form edits the rest.
@@ -268,17 +266,11 @@ class HostAPIKeyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="created (UTC)", ordering="created_at")
-    def created(self, obj):
-        return short_time(obj.created_at)
+    created = time_column("created_at", "created (UTC)")
 
-    @admin.display(description="last used (UTC)", ordering="last_used_at")
-    def last_used(self, obj):
-        return short_time(obj.last_used_at)
+    last_used = time_column("last_used_at", "last used (UTC)")
 
-    @admin.display(description="revoked (UTC)", ordering="revoked_at")
-    def revoked(self, obj):
-        return short_time(obj.revoked_at)
+    revoked = time_column("revoked_at", "revoked (UTC)")
 
     def has_revoke_permission(self, request):
         # The change form is closed (keys are never edited), but revoking is a change to a key.

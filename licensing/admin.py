@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 from audit.admin import audit_data_html
 from audit.selectors import audit_events_for
 from audit.services import Actor
-from corrosion.admin_tools import short_time
+from corrosion.admin_tools import time_column
 from corrosion.errors import DomainError
 from licensing.models import HostLicense
 from licensing.selectors import online_since
@@ -89,13 +89,9 @@ class HostLicenseAdmin(admin.ModelAdmin):
     def online(self, obj):
         return obj.last_seen_at is not None and obj.last_seen_at >= self._online_since
 
-    @admin.display(description="last seen (UTC)", ordering="last_seen_at")
-    def last_seen(self, obj):
-        return short_time(obj.last_seen_at)
+    last_seen = time_column("last_seen_at", "last seen (UTC)")
 
-    @admin.display(description="provisioned (UTC)", ordering="provisioned_at")
-    def provisioned(self, obj):
-        return short_time(obj.provisioned_at)
+    provisioned = time_column("provisioned_at", "provisioned (UTC)")
 
     @admin.display(description="id (as the API shows it)")
     def api_id(self, obj):

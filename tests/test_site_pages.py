@@ -73,3 +73,23 @@ def test_the_login_page_is_branded(client):
     html = client.get("/admin/login/").content.decode()
     assert "Corrosion administration" in html
     assert "Django" not in html
+
+
+def _every_admin_action():
+    from django.contrib import admin
+
+    for model, model_admin in admin.site._registry.items():
+        for action in ["delete_selected", *(model_admin.actions or [])]:
+            name = action if isinstance(action, str) else action.__name__
+            yield pytest.param(model, name, id=f"{model._meta.label}.{name}")
+
+
+@pytest.mark.parametrize(("model", "action"), list(_every_admin_action()))
+@pytest.mark.parametrize("selected", ["not-a-uuid", "99999999999999999999", "-1", "\x00", "1.5"])
+def test_every_admin_action_answers_a_selection_that_is_no_id_without_a_500(staff_client, model, action, selected):
+    from django.urls import reverse
+
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    for post in ({}, {"post": "yes"}):
+        response = staff_client.post(url, {"action": action, "_selected_action": [selected], "index": "0", **post})
+        assert response.status_code in (200, 302), (url, action, response.status_code)

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from audit.services import Actor
 from billing.models import BillingMonth, BillingRecord
 from billing.services import month_close
+from tests.admin_pages import messages_of
 from tests.billing.helpers import at
 from tests.factories import HostFactory, HostLicenseFactory
 
@@ -21,10 +22,6 @@ MAY = date(2026, 5, 1)
 APRIL = date(2026, 4, 1)
 CLOSE_URL = "/admin/billing/billingmonth/close/"
 TOKEN = re.compile(r'name="previewed" value="([^"]+)"')
-
-
-def messages_of(response):
-    return [(m.level_tag, str(m)) for m in response.context["messages"]]
 
 
 def preview(client, month):

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from hosts.models import Host, HostAPIKey
+from tests.admin_pages import messages_of
 from tests.factories import HostAPIKeyFactory, HostFactory, HostLicenseFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,10 +35,6 @@ def shown_key(staff_client, response):
     assert page.status_code == 200
     assert "no-store" in page["Cache-Control"]
     return KEY.search(page.content.decode()).group(0)
-
-
-def messages_of(response):
-    return [(m.level_tag, str(m)) for m in response.context["messages"]]
 
 
 def test_creating_a_host_shows_its_first_key_once_and_never_again(staff_client):
@@ -301,3 +298,18 @@ def test_only_staff_reach_the_admin(client, db):
     response = client.get("/admin/hosts/host/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_a_service_refusal_during_an_action_is_a_message_not_a_500(staff_client, monkeypatch):
+    import hosts.admin
+    from corrosion.errors import DomainError, ErrorCode
+
+    def no_free_key_id(**kwargs):
+        raise DomainError(ErrorCode.SERVICE_UNAVAILABLE, "Could not find a free key id; try again.", retry_after=1)
+
+    monkeypatch.setattr(hosts.admin, "api_key_issue", no_free_key_id)
+    host = HostFactory()
+    response = staff_client.post("/admin/hosts/host/", {"action": "issue_api_key", "_selected_action": [str(host.pk)]})
+    assert response.status_code == 302
+    page = staff_client.get(response["Location"])
+    assert messages_of(page) == [("error", "Could not find a free key id; try again.")]

@@ -4,13 +4,10 @@ import pytest
 
 from audit.models import AuditEvent
 from licensing.models import HostLicense
+from tests.admin_pages import messages_of
 from tests.factories import HostLicenseFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def messages_of(response):
-    return [(m.level_tag, str(m)) for m in response.context["messages"]]
 
 
 def test_staff_read_a_licenses_audit_trail(host_client, staff_client):
