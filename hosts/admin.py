@@ -24,7 +24,8 @@ from hosts.services import (
 
 # Issued keys wait here, under their key id, between the POST that issues them and the page that
 # shows them: the page pops the key, so a reload (or the back button) can never show it again, and
-# a reload of that page posts nothing. The key sits in the session store only for that redirect.
+# a reload of that page posts nothing. The key sits in the session store (the database, never a
+# cookie: SESSION_ENGINE is Django's default) only for that redirect.
 ISSUED_KEYS_SESSION_KEY = "hosts.issued_keys"
 
 
@@ -256,6 +257,9 @@ class HostAPIKeyAdmin(admin.ModelAdmin):
     exclude = ["digest"]
     actions = ["revoke"]
     never_deleted_reason = "revoke a key instead; its id stays on record."
+    created = time_column("created_at", "created (UTC)")
+    last_used = time_column("last_used_at", "last used (UTC)")
+    revoked = time_column("revoked_at", "revoked (UTC)")
 
     def has_add_permission(self, request):
         return False  # keys are issued from the host page, so the raw key can be shown once
@@ -265,12 +269,6 @@ class HostAPIKeyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    created = time_column("created_at", "created (UTC)")
-
-    last_used = time_column("last_used_at", "last used (UTC)")
-
-    revoked = time_column("revoked_at", "revoked (UTC)")
 
     def has_revoke_permission(self, request):
         # The change form is closed (keys are never edited), but revoking is a change to a key.
