@@ -6,6 +6,8 @@ billing.export_billing), so support staff can look at bills without being able t
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,14 +22,19 @@ from billing.selectors import (
     export_rows_for_records,
     month_to_close_default,
     monthly_totals,
+    months_closed,
     open_month_figures,
+    record_months,
 )
 from billing.services import month_close
-from corrosion.admin import SecretLookupsRefused
+from corrosion.admin import SecretLookupsRefused, time_column
 from corrosion.api.renderers import csv_response
 from corrosion.errors import DomainError
 
 LINES_SHOWN = 200
+# A confirmation closes the month its preview showed, and only within this long of it.
+PREVIEW_SALT = "billing.close-month-preview"
+PREVIEW_MAX_AGE_SECONDS = 30 * 60
 
 
 class _ReadOnly:
@@ -41,10 +48,30 @@ class _ReadOnly:
         return False
 
 
+class MonthListFilter(admin.SimpleListFilter):
+    """The months that have records, e.g. 2026-10: bills are read by month, never by "past 7 days"."""
+
+    title = "month"
+    parameter_name = "month"
+
+    def lookups(self, request, model_admin):
+        return [(month_format(month), month_format(month)) for month in record_months()]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        try:
+            month = month_parse(self.value())
+        except ValueError as exc:
+            raise IncorrectLookupParameters(exc) from None  # the admin answers its "?e=1" page
+        return queryset.filter(billing_month=month)
+
+
 @admin.register(BillingRecord)
 class BillingRecordAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
-    list_display = ["month", "host", "active_license_count", "wholesale_rate_usd", "total_amount_usd", "generated_at"]
-    list_filter = ["billing_month", ("host", admin.RelatedOnlyFieldListFilter)]
+    never_deleted_reason = "a closed month's bills never change."
+    list_display = ["month", "host", "servers", "rate", "total", "generated"]
+    list_filter = [MonthListFilter, ("host", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["host__company_name", "host__contact_email"]
     list_select_related = ["host"]
     ordering = ["-billing_month", "host__company_name"]
@@ -64,6 +91,20 @@ class BillingRecordAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
     @admin.display(description="month", ordering="billing_month")
     def month(self, obj):
         return month_format(obj.billing_month)
+
+    @admin.display(description="billed servers", ordering="active_license_count")
+    def servers(self, obj):
+        return obj.active_license_count
+
+    @admin.display(description="rate (USD)", ordering="wholesale_rate_usd")
+    def rate(self, obj):
+        return obj.wholesale_rate_usd
+
+    @admin.display(description="total (USD)", ordering="total_amount_usd")
+    def total(self, obj):
+        return obj.total_amount_usd
+
+    generated = time_column("generated_at", "closed (UTC)")
 
     @admin.display(description="Billed servers")
     def billed_servers(self, obj):
@@ -121,6 +162,10 @@ def _lines_table(lines, *, css_class, more):
     )
 
 
+def _count(number, noun):
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 class CloseMonthForm(forms.Form):
     month = forms.CharField(label="Month (YYYY-MM, UTC)", max_length=7)
 
@@ -133,7 +178,8 @@ class CloseMonthForm(forms.Form):
 
 @admin.register(BillingMonth)
 class BillingMonthAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
-    list_display = ["month_label", "closed_at", "closed_by"]
+    never_deleted_reason = "a closed month stays closed."
+    list_display = ["month_label", "closed", "closed_by"]
     fields = ["month", "closed_at", "closed_by"]
     readonly_fields = fields
     change_list_template = "admin/billing/billingmonth/change_list.html"
@@ -141,6 +187,8 @@ class BillingMonthAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
     @admin.display(description="month", ordering="month")
     def month_label(self, obj):
         return month_format(obj.month)
+
+    closed = time_column("closed_at", "closed at (UTC)")
 
     def get_urls(self):
         own = [
@@ -154,52 +202,95 @@ class BillingMonthAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def close_view(self, request):
-        """Preview a month's close (a dry run), then close it: the same service as the command."""
+        """Preview a month's close (a dry run), then close it: the same service as the command.
+
+        The confirmation carries the previewed month, signed for this user, and closes only that
+        month: if the month field was changed after the preview (or the preview is stale), it
+        previews the field's month instead, so nobody closes a month they have not seen.
+        """
         if not request.user.has_perm("billing.close_billing_month"):
             raise PermissionDenied
         summary = None
-        confirmed = request.method == "POST" and "confirm" in request.POST
         default = month_to_close_default() or month_latest_closable()
         form = CloseMonthForm(request.POST or None, initial={"month": month_format(default)})
         if request.method == "POST" and form.is_valid():
             month = form.cleaned_data["month"]
+            confirmed = "confirm" in request.POST
+            if confirmed and self._previewed_month(request) != month:
+                confirmed = False
+                self.message_user(
+                    request,
+                    f"Nothing was closed: {month_format(month)} is not the month previewed, or the preview is "
+                    f"over {PREVIEW_MAX_AGE_SECONDS // 60} minutes old. Here is its preview: check it, then close it.",
+                    messages.WARNING,
+                )
             try:
                 summary = month_close(month=month, actor=Actor.staff(request.user), dry_run=not confirmed)
             except DomainError as exc:
                 form.add_error("month", exc.message)
             else:
-                if summary.outcome == CloseSummary.Outcome.CLOSED:
-                    self.message_user(
-                        request,
-                        f"Closed {month_format(month)}: {summary.host_count} hosts, {summary.server_count} servers, "
-                        f"{summary.total_amount_usd} USD.",
-                        messages.SUCCESS,
-                    )
-                elif summary.outcome == CloseSummary.Outcome.ALREADY_CLOSED:
-                    self.message_user(request, f"{month_format(month)} was already closed.", messages.WARNING)
+                self._message_outcome(request, summary)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Close a billing month",
             "form": form,
             "summary": summary,
+            "summary_month": month_format(summary.month) if summary else None,
+            "previewed": self._preview_token(request, summary.month)
+            if summary and summary.outcome == CloseSummary.Outcome.DRY_RUN
+            else None,
             "Outcome": CloseSummary.Outcome,
         }
-        return TemplateResponse(request, "admin/billing/close_month.html", context)
+        response = TemplateResponse(request, "admin/billing/close_month.html", context)
+        response["Cache-Control"] = "no-store"  # a preview is a moment's figures, with a token in it
+        return response
+
+    @staticmethod
+    def _preview_token(request, month):
+        return signing.dumps({"month": month_format(month), "user": request.user.pk}, salt=PREVIEW_SALT)
+
+    @staticmethod
+    def _previewed_month(request):
+        """The month the confirmed preview showed, or None when the token is missing, forged or stale."""
+        try:
+            previewed = signing.loads(
+                request.POST.get("previewed", ""), salt=PREVIEW_SALT, max_age=PREVIEW_MAX_AGE_SECONDS
+            )
+        except signing.BadSignature:  # SignatureExpired included
+            return None
+        if previewed.get("user") != request.user.pk:
+            return None
+        return month_parse(previewed["month"])
+
+    def _message_outcome(self, request, summary):
+        month = month_format(summary.month)
+        if summary.outcome == CloseSummary.Outcome.CLOSED:
+            self.message_user(
+                request,
+                f"Closed {month}: {_count(summary.host_count, 'host')}, {_count(summary.server_count, 'server')}, "
+                f"{summary.total_amount_usd} USD.",
+                messages.SUCCESS,
+            )
+        elif summary.outcome == CloseSummary.Outcome.ALREADY_CLOSED:
+            self.message_user(request, f"{month} was already closed.", messages.WARNING)
 
     def overview_view(self, request):
         """Billed servers and revenue per month over the last 12 closed months, and the open month live."""
         if not request.user.has_perm("billing.view_billingrecord"):
             raise PermissionDenied
         totals = monthly_totals(months=12)
+        closed = months_closed(months=[figures.month for figures in totals])
         live = open_month_figures()
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Billing overview",
-            "totals": totals,
+            # Newest first in the table; a month never closed is told apart from one closed with nothing.
+            "rows": [(figures, figures.month in closed) for figures in reversed(totals)],
             "live": live,
-            "chart": revenue_chart_svg(totals),
+            "chart": revenue_chart_svg(totals, closed=closed),
             "records_url": reverse("admin:billing_billingrecord_changelist"),
+            "can_close": request.user.has_perm("billing.close_billing_month"),
         }
         return TemplateResponse(request, "admin/billing/overview.html", context)

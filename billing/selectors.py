@@ -289,3 +289,13 @@ def open_month_figures(*, now: datetime | None = None) -> MonthFigures:
     counts = Counter(row["host_id"] for row in billable_servers(month=month).iterator(chunk_size=5000))
     revenue = sum((bill_total(count=n, rate=rates[host_id]) for host_id, n in counts.items()), Decimal("0.00"))
     return MonthFigures(month=month, servers=sum(counts.values()), revenue_usd=revenue)
+
+
+def months_closed(*, months) -> set[date]:
+    """Which of `months` are closed: a closed month with nothing billed has no record, only its register row."""
+    return set(BillingMonth.objects.filter(month__in=list(months)).values_list("month", flat=True))
+
+
+def record_months() -> list[date]:
+    """The months that have billing records, newest first (the admin's month filter)."""
+    return list(BillingRecord.objects.order_by("-billing_month").values_list("billing_month", flat=True).distinct())

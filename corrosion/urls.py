@@ -2,10 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from corrosion import pages
 from corrosion.api import views
 from corrosion.api.docs import ApiDocsView
 
 urlpatterns = [
+    path("", pages.HomeView.as_view(), name="home"),
+    path("favicon.ico", pages.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("api/host/", include("licensing.urls")),
     path("api/host/", include("billing.urls")),

@@ -3,14 +3,16 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Max, OuterRef, Q, Subquery
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from audit.services import Actor
-from corrosion.admin import DomainErrorAdminMixin, SecretLookupsRefused
+from corrosion.admin import DomainErrorAdminMixin, SecretLookupsRefused, time_column
 from corrosion.errors import DomainError
 from hosts.models import Host, HostAPIKey, HostRate
 from hosts.services import (
+    KEY_NAME_MAX_LENGTH,
     api_key_issue,
     api_key_revoke,
     host_create,
@@ -20,16 +22,28 @@ from hosts.services import (
     validate_rate,
 )
 
+# Issued keys wait here, under their key id, between the POST that issues them and the page that
+# shows them: the page pops the key, so a reload (or the back button) can never show it again, and
+# a reload of that page posts nothing. The key sits in the session store (the database, never a
+# cookie: SESSION_ENGINE is Django's default) only for that redirect.
+ISSUED_KEYS_SESSION_KEY = "hosts.issued_keys"
 
-def key_shown_once(request, *, host, issued, admin_site):
-    """The only page that ever shows a raw key; never cached, never shown again."""
-    response = TemplateResponse(
-        request,
-        "admin/hosts/key_shown_once.html",
-        {**admin_site.each_context(request), "title": "API key issued", "host": host, "issued": issued},
-    )
-    response["Cache-Control"] = "no-store"
-    return response
+
+def key_show_once_redirect(request, *, host, issued):
+    """After issuing a key: park it in the session and redirect to the page that shows it once."""
+    waiting = dict(request.session.get(ISSUED_KEYS_SESSION_KEY, {}))
+    waiting[issued.api_key.key_id] = issued.raw_key
+    request.session[ISSUED_KEYS_SESSION_KEY] = waiting
+    return HttpResponseRedirect(reverse("admin:hosts_host_key", args=[host.pk, issued.api_key.key_id]))
+
+
+def key_pop(request, key_id):
+    """The raw key waiting for `key_id`, removed from the session; None once it has been shown."""
+    waiting = dict(request.session.get(ISSUED_KEYS_SESSION_KEY, {}))
+    raw_key = waiting.pop(key_id, None)
+    if raw_key is not None:
+        request.session[ISSUED_KEYS_SESSION_KEY] = waiting
+    return raw_key
 
 
 class HostRateInline(admin.TabularInline):
@@ -106,6 +120,7 @@ class HostForm(forms.ModelForm):
 @admin.register(Host)
 class HostAdmin(SecretLookupsRefused, DomainErrorAdminMixin, admin.ModelAdmin):
     form = HostForm
+    never_deleted_reason = "deactivate a host instead (its API keys stop working); its licenses and bills stay."
     list_display = ["company_name", "contact_email", "wholesale_rate_usd", "active", "live_licenses", "last_activity"]
     list_filter = ["active", LiveLicenseCountFilter]
     search_fields = ["company_name", "contact_email"]
@@ -132,9 +147,7 @@ class HostAdmin(SecretLookupsRefused, DomainErrorAdminMixin, admin.ModelAdmin):
     def live_licenses(self, obj):
         return obj.live_license_count
 
-    @admin.display(description="last API use", ordering="last_activity_at")
-    def last_activity(self, obj):
-        return obj.last_activity_at
+    last_activity = time_column("last_activity_at", "last API use (UTC)")
 
     def get_readonly_fields(self, request, obj=None):
         # Access is changed with the actions, so it is audited as such; the form edits the rest.
@@ -164,8 +177,38 @@ class HostAdmin(SecretLookupsRefused, DomainErrorAdminMixin, admin.ModelAdmin):
                     # Lost a race the form's own checks could not see: start over, nothing was written.
                     self.message_domain_error(request, exc)
                     return HttpResponseRedirect(request.get_full_path())
-                return key_shown_once(request, host=host, issued=issued, admin_site=self.admin_site)
+                return key_show_once_redirect(request, host=host, issued=issued)
         return super().add_view(request, form_url, extra_context)
+
+    def get_urls(self):
+        own = [
+            path(
+                "<uuid:object_id>/key/<str:key_id>/",
+                self.admin_site.admin_view(self.key_view),
+                name="hosts_host_key",
+            )
+        ]
+        return own + super().get_urls()
+
+    def key_view(self, request, object_id, key_id):
+        """The only page that ever shows a raw key: once, never cached; after that it says the key is gone."""
+        host = self.get_object(request, str(object_id))
+        if host is None or not self.has_change_permission(request, host):
+            raise Http404
+        api_key = host.api_keys.filter(key_id=key_id).first()
+        if api_key is None:
+            raise Http404
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "host": host,
+            "api_key": api_key,
+            "raw_key": key_pop(request, key_id),
+        }
+        context["title"] = "API key issued" if context["raw_key"] else "API key already shown"
+        response = TemplateResponse(request, "admin/hosts/key_shown_once.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
     def save_model(self, request, obj, form, change):
         # Only edits reach here: add_view creates hosts through host_create itself. A refusal
@@ -187,8 +230,9 @@ class HostAdmin(SecretLookupsRefused, DomainErrorAdminMixin, admin.ModelAdmin):
             self.message_user(request, "Select exactly one host to issue a key to.", messages.WARNING)
             return None
         host = queryset.get()
-        issued = api_key_issue(host=host, name=f"admin {request.user.get_username()}", actor=Actor.staff(request.user))
-        return key_shown_once(request, host=host, issued=issued, admin_site=self.admin_site)
+        name = f"admin {request.user.get_username()}"[:KEY_NAME_MAX_LENGTH]  # usernames run to 150 characters
+        issued = api_key_issue(host=host, name=name, actor=Actor.staff(request.user))
+        return key_show_once_redirect(request, host=host, issued=issued)
 
     @admin.action(description="Deactivate: their API keys stop working at once", permissions=["change"])
     def deactivate(self, request, queryset):
@@ -205,13 +249,17 @@ class HostAdmin(SecretLookupsRefused, DomainErrorAdminMixin, admin.ModelAdmin):
 
 @admin.register(HostAPIKey)
 class HostAPIKeyAdmin(SecretLookupsRefused, admin.ModelAdmin):
-    list_display = ["key_id", "host", "name", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["key_id", "host", "name", "created", "last_used", "revoked"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["key_id", "host__company_name", "host__contact_email", "name"]
     list_select_related = ["host"]
     readonly_fields = ["key_id", "host", "name", "created_at", "last_used_at", "revoked_at"]
     exclude = ["digest"]
     actions = ["revoke"]
+    never_deleted_reason = "revoke a key instead; its id stays on record."
+    created = time_column("created_at", "created (UTC)")
+    last_used = time_column("last_used_at", "last used (UTC)")
+    revoked = time_column("revoked_at", "revoked (UTC)")
 
     def has_add_permission(self, request):
         return False  # keys are issued from the host page, so the raw key can be shown once

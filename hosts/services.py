@@ -1,3 +1,5 @@
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -13,6 +15,10 @@ from corrosion.errors import DomainError, ErrorCode
 from corrosion.money import has_cents_only
 from hosts.keys import generate_key_id, generate_raw_key
 from hosts.models import COMPANY_NAME_MAX_LENGTH, DEFAULT_WHOLESALE_RATE, Host, HostAPIKey, HostRate
+
+KEY_ID_FORMAT = re.compile(r"[a-z0-9]{8}")
+CONTACT_EMAIL_MAX_LENGTH = Host._meta.get_field("contact_email").max_length
+KEY_NAME_MAX_LENGTH = HostAPIKey._meta.get_field("name").max_length
 
 
 @dataclass(frozen=True)
@@ -42,10 +48,17 @@ def validate_rate(value) -> Decimal:
     return rate.quantize(Decimal("0.01"))
 
 
+def _has_control_characters(text):
+    # A NUL is refused by PostgreSQL itself (a crash, not an answer); no name needs any of them.
+    return any(unicodedata.category(character) == "Cc" for character in text)
+
+
 def validate_company_name(value) -> str:
     name = (value or "").strip()
     if not name or len(name) > COMPANY_NAME_MAX_LENGTH:
         raise _invalid("company_name", f"The company name must be 1 to {COMPANY_NAME_MAX_LENGTH} characters.")
+    if _has_control_characters(name):
+        raise _invalid("company_name", "The company name must not contain control characters.")
     return name
 
 
@@ -55,12 +68,23 @@ def validate_contact_email(value, *, exclude_host=None) -> str:
         validate_email(email)
     except ValidationError:
         raise _invalid("contact_email", f"{value!r} is not an e-mail address.") from None
+    if len(email) > CONTACT_EMAIL_MAX_LENGTH:
+        raise _invalid("contact_email", f"The contact e-mail must be at most {CONTACT_EMAIL_MAX_LENGTH} characters.")
     taken = Host.objects.filter(contact_email__iexact=email)
     if exclude_host is not None:
         taken = taken.exclude(pk=exclude_host.pk)
     if taken.exists():
         raise _email_taken(email)
     return email
+
+
+def validate_key_name(value) -> str:
+    name = (value or "").strip()
+    if len(name) > KEY_NAME_MAX_LENGTH or _has_control_characters(name):
+        raise _invalid(
+            "name", f"A key's name must be at most {KEY_NAME_MAX_LENGTH} characters, with no control characters."
+        )
+    return name
 
 
 def _email_taken(email):
@@ -130,6 +154,7 @@ def host_update(*, host, actor, wholesale_rate_usd=None, active=None, company_na
 @transaction.atomic
 def api_key_issue(*, host, actor, name=""):
     """Issue a new key; the raw key is returned once and never stored."""
+    name = validate_key_name(name)
     # A key id clash (1 in 36^8 per pair) is retried; the unique index is what catches it.
     for _ in range(5):
         key_id = generate_key_id()
@@ -151,10 +176,13 @@ def api_key_issue(*, host, actor, name=""):
 @transaction.atomic
 def api_key_revoke(*, key_id, actor):
     """Revoke a key for good; revoking a revoked key changes nothing."""
+    not_found = DomainError(ErrorCode.API_KEY_NOT_FOUND, f"No API key with the id {key_id!r}.")
+    if not KEY_ID_FORMAT.fullmatch(str(key_id)):
+        raise not_found  # no such key can exist, and a NUL would make PostgreSQL refuse the query
     try:
         api_key = HostAPIKey.objects.select_for_update().select_related("host").get(key_id=key_id)
     except HostAPIKey.DoesNotExist:
-        raise DomainError(ErrorCode.API_KEY_NOT_FOUND, f"No API key with the id {key_id}.") from None
+        raise not_found from None
     if api_key.revoked_at is not None:
         return api_key
     api_key.revoked_at = timezone.now()

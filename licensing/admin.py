@@ -1,11 +1,14 @@
 """Staff look at licenses and change their status here, through the same services as the API."""
 
+import uuid
+
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from audit.admin import audit_data_html
 from audit.selectors import audit_events_for
 from audit.services import Actor
-from corrosion.admin import SecretLookupsRefused
+from corrosion.admin import SecretLookupsRefused, time_column
 from corrosion.errors import DomainError
 from licensing.models import HostLicense
 from licensing.selectors import is_online, online_q, online_since
@@ -29,7 +32,7 @@ class OnlineFilter(admin.SimpleListFilter):
 
 @admin.register(HostLicense)
 class HostLicenseAdmin(SecretLookupsRefused, admin.ModelAdmin):
-    list_display = ["server_identifier", "host", "customer_email", "status", "online", "last_seen_at", "provisioned_at"]
+    list_display = ["server_identifier", "host", "customer_email", "status", "online", "last_seen", "provisioned"]
     list_filter = ["status", OnlineFilter, ("host", admin.RelatedOnlyFieldListFilter)]
     # A license is found by its whole key (as a customer reads it out), never by a piece of one:
     # a substring search would let the list answer "which keys contain ...?" a character at a time.
@@ -38,7 +41,9 @@ class HostLicenseAdmin(SecretLookupsRefused, admin.ModelAdmin):
     ordering = ["-provisioned_at", "-id"]
     show_full_result_count = False  # a COUNT(*) over every license on each page is not worth it
     actions = ["suspend", "resume", "terminate"]
+    never_deleted_reason = "terminate a license instead; its history and bills stay."
     fields = [
+        "api_id",
         "host",
         "server_identifier",
         "customer_email",
@@ -62,6 +67,15 @@ class HostLicenseAdmin(SecretLookupsRefused, admin.ModelAdmin):
         self._online_since = online_since()
         return super().get_queryset(request)
 
+    def get_search_results(self, request, queryset, search_term):
+        """Also find a license by its id, the UUID the API shows, with an exact (indexed) match."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            license_id = uuid.UUID(search_term.strip())
+        except ValueError:
+            return found, may_have_duplicates
+        return found | queryset.filter(license_id=license_id), may_have_duplicates
+
     def has_add_permission(self, request):
         return False  # licenses are provisioned by hosts through the API
 
@@ -77,6 +91,14 @@ class HostLicenseAdmin(SecretLookupsRefused, admin.ModelAdmin):
     @admin.display(boolean=True)
     def online(self, obj):
         return is_online(obj, self._online_since)
+
+    last_seen = time_column("last_seen_at", "last seen (UTC)")
+
+    provisioned = time_column("provisioned_at", "provisioned (UTC)")
+
+    @admin.display(description="id (as the API shows it)")
+    def api_id(self, obj):
+        return obj.license_id
 
     @admin.display(description="license key")
     def license_key(self, obj):
@@ -120,7 +142,7 @@ class HostLicenseAdmin(SecretLookupsRefused, admin.ModelAdmin):
             "",
             "<tr><td>{}</td><td>{}</td><td>{}: {}</td><td>{}</td></tr>",
             (
-                (f"{e.occurred_at:%Y-%m-%d %H:%M:%S} UTC", e.action, e.actor_type, e.actor, e.data)
+                (f"{e.occurred_at:%Y-%m-%d %H:%M:%S} UTC", e.action, e.actor_type, e.actor, audit_data_html(e.data))
                 for e in audit_events_for(obj.license)
             ),
         )

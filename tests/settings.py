@@ -15,3 +15,7 @@ for name, value in {
     os.environ.setdefault(name, value)
 
 from corrosion.settings import *  # noqa: E402, F403
+
+# Staff and partner users are created with real passwords in many tests; the production hasher is
+# deliberately slow (about a second per password on a busy machine), which tests do not need.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

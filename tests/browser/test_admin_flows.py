@@ -41,26 +41,59 @@ def test_create_a_host_read_its_key_once_and_use_it(logged_in, live_server, scre
     page.fill("#id_contact_email", "ops@browser.test")
     page.fill("#id_wholesale_rate_usd", "5.00")
     screenshot("1-add-form")
-    page.click("input[name=_save]")
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.click("input[name=_save]")
+    assert posted.value.status == 302  # the key is on the page redirected to, not in the POST's answer
 
     raw_key = page.inner_text("#raw-api-key").strip()
     assert KEY.match(raw_key)
     assert "only time this API key is shown" in page.content()
+    assert "/key/" in page.url
     screenshot("2-key-shown-once")
 
     status, body = api(live_server, "/api/host/licenses", raw_key)
     assert (status, body["results"]) == (200, [])
 
-    page.click("text=Back to Browser Hosting")
-    page.wait_for_selector("#host_form")
-    screenshot("3-host-page")
+    # A reload asks for the page again (no form is posted again) and the key is gone.
+    key_page = page.url
+    response = page.reload()
+    assert response.request.method == "GET"
+    assert "no-store" in response.headers["cache-control"]
     secret = raw_key.split("_")[2]
     assert secret not in page.content()
-    page.reload()
+    assert page.locator("#key-gone").is_visible()
+    assert page.url == key_page
+    screenshot("3-key-gone-after-reload")
+    from hosts.models import Host
+
+    assert Host.objects.count() == 1  # the reload created nothing
+
+    page.click("text=Back to Browser Hosting")
+    page.wait_for_selector("#host_form")
+    screenshot("4-host-page")
+    assert secret not in page.content()
+    page.go_back()
     assert secret not in page.content()
     page.goto(f"{live_server.url}/admin/hosts/hostapikey/")
     assert raw_key.split("_")[1] in page.content()
     assert secret not in page.content()
+
+
+def test_issue_a_new_key_from_the_host_list_shows_it_once(logged_in, live_server, screenshot):
+    page = logged_in
+    host, _ = host_create(company_name="Rotate Hosting", contact_email="ops@rotate.test", actor=Actor.command("tests"))
+    page.goto(f"{live_server.url}/admin/hosts/host/")
+    page.check("input.action-select")
+    page.select_option("select[name=action]", "issue_api_key")
+    page.click("button[name=index]")
+    raw_key = page.inner_text("#raw-api-key").strip()
+    assert KEY.match(raw_key)
+    screenshot("1-new-key")
+    assert api(live_server, "/api/host/licenses", raw_key)[0] == 200
+    page.reload()
+    assert raw_key.split("_")[2] not in page.content()
+    assert page.locator("#key-gone").is_visible()
+    assert host.api_keys.count() == 2  # the reload issued no third key
 
 
 def test_suspend_a_license_in_the_admin_and_the_api_reports_it(logged_in, live_server, screenshot):

@@ -30,13 +30,21 @@ class Command(BaseCommand):
             self.stderr.write(f"{count} records for {month_format(month)}.")
             return
         target = Path(output)
+        if not target.name or target.is_dir():
+            raise CommandError(f"Cannot write {output!r}: give a file name, not a folder.")
         # Written beside the target and renamed into place, so a half-written file never stands
         # where an invoicing job will read it. mkstemp makes it private (0600), as billing data should be.
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            raise CommandError(f"Cannot write {output!r}: {getattr(exc, 'strerror', None) or exc}.") from exc
         try:
             with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
                 count = self._write(handle, month)
             os.replace(temporary, target)
+        except OSError as exc:
+            Path(temporary).unlink(missing_ok=True)
+            raise CommandError(f"Cannot write {output!r}: {exc.strerror or exc}.") from exc
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise

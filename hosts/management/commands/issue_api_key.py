@@ -2,7 +2,7 @@ from django.core.management.base import CommandError
 
 from audit.services import Actor
 from corrosion.commands import Command as BaseCommand
-from hosts.models import Host
+from hosts.selectors import host_by_email
 from hosts.services import api_key_issue
 
 
@@ -14,9 +14,9 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="a label for the key")
 
     def handle(self, *args, email, name, **options):
-        host = Host.objects.filter(contact_email__iexact=email).first()
+        host = host_by_email(email)
         if host is None:
-            raise CommandError(f"No host with the e-mail {email}.")
+            raise CommandError(f"No host with the e-mail {email!r}.")
         issued = api_key_issue(host=host, name=name, actor=Actor.command("issue_api_key"))
         self.stdout.write(self.style.SUCCESS(f"Issued key {issued.api_key.key_id} to {host.company_name}"))
         self.stdout.write(f"Key id: {issued.api_key.key_id}")

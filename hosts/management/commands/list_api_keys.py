@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 
 from corrosion.commands import Command as BaseCommand
-from hosts.models import Host
+from hosts.selectors import host_by_email
 
 
 def _when(moment):
@@ -15,9 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("email")
 
     def handle(self, *args, email, **options):
-        host = Host.objects.filter(contact_email__iexact=email).first()
+        host = host_by_email(email)
         if host is None:
-            raise CommandError(f"No host with the e-mail {email}.")
+            raise CommandError(f"No host with the e-mail {email!r}.")
         self.stdout.write(f"{'KEY ID':<10}{'NAME':<20}{'CREATED':<18}{'LAST USED':<18}STATUS")
         for key in host.api_keys.order_by("created_at"):
             status = f"revoked {_when(key.revoked_at)}" if key.revoked_at else "active"

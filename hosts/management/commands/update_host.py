@@ -2,7 +2,7 @@ from django.core.management.base import CommandError
 
 from audit.services import Actor
 from corrosion.commands import Command as BaseCommand
-from hosts.models import Host
+from hosts.selectors import host_by_email
 from hosts.services import host_update
 
 
@@ -19,9 +19,9 @@ class Command(BaseCommand):
     def handle(self, *args, email, rate, active, **options):
         if rate is None and active is None:
             raise CommandError("Nothing to change: give --rate, --activate or --deactivate.")
-        host = Host.objects.filter(contact_email__iexact=email).first()
+        host = host_by_email(email)
         if host is None:
-            raise CommandError(f"No host with the e-mail {email}.")
+            raise CommandError(f"No host with the e-mail {email!r}.")
         host = host_update(host=host, actor=Actor.command("update_host"), wholesale_rate_usd=rate, active=active)
         state = "active" if host.active else "inactive"
         self.stdout.write(self.style.SUCCESS(f"{host.company_name}: rate {host.wholesale_rate_usd} USD, {state}"))
