@@ -23,6 +23,7 @@ SECRET_FIELDS = frozenset(
         "licensing.license.license_key",
         "licensing.license.companion_token",
         "billing.billingline.license_key",
+        "billing.billingwaivedline.license_key",
     }
 )
 
