@@ -80,6 +80,8 @@ class HostAPIKey(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     host = models.ForeignKey(Host, on_delete=models.PROTECT, related_name="api_keys")
     key_id = models.CharField(max_length=8, unique=True)
+    # A live key acts on the host's live licenses, a test key on its test ones (its sandbox).
+    livemode = models.BooleanField(default=True, db_default=True)
     digest = models.CharField(max_length=64)
     name = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

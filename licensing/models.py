@@ -34,6 +34,9 @@ class License(Undeletable):
     hostname = models.CharField(max_length=255)
     subdomain = models.SlugField(max_length=63, unique=True)
     status = models.CharField(max_length=16, choices=LicenseStatus.choices, default=LicenseStatus.ACTIVE)
+    # Live (billed) or test (the host's sandbox, never billed). A database default, so a release
+    # that predates the column can still insert rows while the new one rolls out.
+    livemode = models.BooleanField(default=True, db_default=True)
     provisioned_at = models.DateTimeField()
     suspended_at = models.DateTimeField(null=True, blank=True)
     resumed_at = models.DateTimeField(null=True, blank=True)
@@ -70,6 +73,9 @@ class HostLicense(Undeletable):
     server_identifier = models.CharField(max_length=255)
     customer_email = models.EmailField(max_length=254)
     status = models.CharField(max_length=16, choices=LicenseStatus.choices, default=LicenseStatus.ACTIVE)
+    # Live (billed) or test (the host's sandbox, never billed). A database default, so a release
+    # that predates the column can still insert rows while the new one rolls out.
+    livemode = models.BooleanField(default=True, db_default=True)
     provisioned_at = models.DateTimeField()
     terminated_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
