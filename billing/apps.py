@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class BillingConfig(AppConfig):
     name = "billing"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from billing import integrity
+        from corrosion.integrity import register
+
+        register(*integrity.CHECKS)

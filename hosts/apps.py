@@ -6,4 +6,10 @@ class HostsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from hosts import schema  # noqa: F401  registers the bearer-key scheme with drf-spectacular
+        from corrosion.integrity import register
+        from hosts import (
+            integrity,
+            schema,  # noqa: F401  registers the bearer-key scheme with drf-spectacular
+        )
+
+        register(*integrity.CHECKS)
