@@ -50,6 +50,7 @@ COMPONENTS = {
             "hostname": _HOSTNAME,
             "customer_email": _CUSTOMER_EMAIL,
         },
+        "additionalProperties": False,
     },
     # Written out, not derived from the view's serializer: the view refuses any other field and an
     # empty body, which a serializer cannot tell drf-spectacular.
@@ -96,7 +97,6 @@ COMPONENTS = {
             "valid": {"type": "boolean", "description": "true only while the license is `active`"},
         },
     },
-    "additionalProperties": False,
 }
 
 add_components = components_hook(COMPONENTS)

@@ -136,7 +136,8 @@ def test_after_the_backfill_every_history_ends_on_its_licenses_status_and_new_ch
     suspended = old.license(status="suspended", suspended_at=hours(2))
     old.audit(suspended, "license.suspended", hours(2), "staff", "alice")
     migrator.loader.build_graph()
-    migrator.migrate(AFTER)
+    # The services below use today's models, so the database goes on to the latest migrations.
+    migrator.migrate(migrator.loader.graph.leaf_nodes())
 
     from audit.services import Actor
     from licensing.models import HostLicense, License, LicenseStatusChange
