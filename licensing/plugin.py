@@ -25,8 +25,8 @@ from licensing.models import LicenseStatus
 from licensing.services import HeartbeatResult, heartbeat_record
 
 # Addresses this process has seen go over the unknown-key limit, until their window ends. The
-# shared counter decides; this local copy lets every later heartbeat from such an address be
-# refused before the database, with no cache round trip on the path every real server takes.
+# shared counter decides; this local copy lets every later unknown key from such an address be
+# refused with no cache round trip. Known keys from the address are answered as usual.
 _blocked_until: dict[str, float] = {}
 _BLOCKED_MAX = 10_000
 
@@ -91,18 +91,19 @@ def heartbeat(request):
     if errors:
         return error_response(ErrorCode.INVALID, "The request is invalid; see fields.", fields=errors)
     license_key, version, players = parsed
-    address = client_address(request)
-    blocked = _blocked_for(address)
-    if blocked is not None:
-        return _guessing(blocked)
-
-    # A malformed key cannot exist: answer it as unknown without asking the database.
+    # The key is looked up before any block is consulted: a shared address (a NAT, a proxy) that
+    # sends unknown keys must never take the real servers behind it offline. A malformed key cannot
+    # exist: it is answered as unknown without asking the database.
     result = (
         heartbeat_record(license_key=license_key, version=version, players=players)
         if LICENSE_KEY_PATTERN.match(license_key)
         else HeartbeatResult(known=False)
     )
     if not result.known:
+        address = client_address(request)
+        blocked = _blocked_for(address)
+        if blocked is not None:
+            return _guessing(blocked)  # no cache round trip for a known guesser
         # Only unknown keys are counted in the shared cache, so real servers pay nothing for it.
         allowed, retry_after = hit("heartbeat-unknown", address, settings.HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT)
         if not allowed:

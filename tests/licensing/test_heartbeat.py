@@ -115,19 +115,31 @@ def test_guessing_keys_from_one_address_gets_429(db, settings, no_blocked_addres
     assert beat({"license_key": guesses[0]}, REMOTE_ADDR="198.51.100.1").status_code == 404
 
 
-def test_a_blocked_address_is_refused_before_the_database_even_with_a_real_key(
+def test_a_blocked_address_still_gets_answers_for_real_keys_and_only_unknown_keys_are_refused(
     db, settings, no_blocked_addresses, frozen_clock
 ):
+    """A shared address (NAT, proxy) guessing keys must not take the real servers behind it offline."""
     settings.HEARTBEAT_UNKNOWN_KEY_RATE_LIMIT = "2/min"
     host_license = HostLicenseFactory()
-    for n in range(3):
-        beat({"license_key": f"CRN-00000-00000-00000-00000-00000-{n:05d}"}, REMOTE_ADDR="203.0.113.9")
-    with CaptureQueriesContext(connection) as queries:
-        response = beat({"license_key": host_license.license.license_key}, REMOTE_ADDR="203.0.113.9")
-    assert response.status_code == 429
-    assert len(queries) == 0
+    statuses = [
+        beat({"license_key": f"CRN-00000-00000-00000-00000-00000-{n:05d}"}, REMOTE_ADDR="203.0.113.9").status_code
+        for n in range(3)
+    ]
+    assert statuses == [404, 404, 429]
+
+    response = beat({"license_key": host_license.license.license_key}, REMOTE_ADDR="203.0.113.9")
+    assert response.status_code == 200
+    assert response.json() == {"status": "active", "valid": True}
     host_license.refresh_from_db()
-    assert host_license.last_seen_at is None
+    assert host_license.last_seen_at is not None
+
+    # The next unknown key from that address is still refused, without touching the shared cache.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    refused = beat({"license_key": "CRN-00000-00000-00000-00000-00000-99999"}, REMOTE_ADDR="203.0.113.9")
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
 
 
 def test_a_down_cache_does_not_break_heartbeats_of_unknown_keys(db, settings, no_blocked_addresses, frozen_clock):
