@@ -191,3 +191,26 @@ def test_without_a_key_it_is_401(anon_client, invoiced):
         response = anon_client.get(path)
         assert response.status_code == 401
         assert response["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_bill_beyond_the_pdf_row_limit_says_how_many_servers_it_covers(host_client, invoiced, settings):
+    settings.INVOICE_PDF_MAX_LINES = 2
+    text = pdf_text(host_client.get("/api/host/invoices/INV-2026-00001.pdf").content)
+    assert "This invoice covers 3 servers. The first 2 are listed below" in text
+    assert "corrosion-billing-2026-03.csv" in text
+    assert "rust-001" in text and "rust-002" not in text
+    assert "3 servers x 6.00 USD = 18.00 USD" in text
+
+
+def test_names_outside_latin_1_never_break_the_pdf(host_client, invoiced):
+    # As a host renamed before the close would have it copied.
+    Invoice.objects.filter(number="INV-2026-00003").update(
+        buyer_company_name="Zürich Ōsaka 東京 Hosting", buyer_billing_address="Łódź"
+    )
+    response = host_client.get("/api/host/invoices/INV-2026-00003.pdf")
+    assert response.status_code == 200
+    text = pdf_text(response.content)
+    assert "Zürich Osaka ?? Hosting" in text, text[:400]
+    assert "?ódz" in text  # Latin-1 kept, marks dropped where that leaves a letter, the rest "?"
+    body = host_client.get("/api/host/invoices/INV-2026-00003").json()
+    assert body["buyer"]["company_name"] == "Zürich Ōsaka 東京 Hosting"
