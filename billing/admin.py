@@ -274,7 +274,7 @@ class BillingMonthAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
             self.message_user(
                 request,
                 f"Closed {month}: {_count(summary.host_count, 'host')}, {_count(summary.server_count, 'server')}, "
-                f"{summary.total_amount_usd} USD.",
+                f"{summary.total_amount_usd} USD; issued {_count(len(summary.invoices), 'invoice')}.",
                 messages.SUCCESS,
             )
         elif summary.outcome == CloseSummary.Outcome.ALREADY_CLOSED:

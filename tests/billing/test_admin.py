@@ -104,7 +104,7 @@ def test_closing_a_month_previews_first_then_closes(staff_client):
 
     response = staff_client.post(CLOSE_URL, {"month": "2026-05", "previewed": token, "confirm": "Close 2026-05 now"})
     assert "Closed 2026-05" in response.content.decode()
-    assert messages_of(response) == [("success", "Closed 2026-05: 1 host, 2 servers, 12.00 USD.")]
+    assert messages_of(response) == [("success", "Closed 2026-05: 1 host, 2 servers, 12.00 USD; issued 1 invoice.")]
     assert BillingRecord.objects.get().total_amount_usd == 12
     assert BillingMonth.objects.get().closed_by == "staff:staff"
 
