@@ -164,7 +164,15 @@ def test_another_hosts_number_is_not_found(other_host_client, invoiced, path):
     assert response.json()["error"]["code"] == "invoice_not_found"
 
 
-@pytest.mark.parametrize("path", ["/api/host/invoices/INV-2099-99999", "/api/host/invoices/nonsense?format=pdf"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/host/invoices/INV-2099-99999",
+        "/api/host/invoices/nonsense?format=pdf",
+        "/api/host/invoices/INV-2026-00001%00",
+        f"/api/host/invoices/INV-2026-{'0' * 300}1",
+    ],
+)
 def test_an_unknown_number_is_a_json_404(host_client, invoiced, path):
     response = host_client.get(path)
     assert response.status_code == 404
