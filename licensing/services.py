@@ -11,10 +11,11 @@ from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from audit.services import audit_event_build, audit_record, audit_record_many
+from audit.services import Actor, audit_event_build, audit_record, audit_record_many
 from corrosion.errors import DomainError, ErrorCode
 from corrosion.limits import parse_rate
 from hosts.models import Host
+from licensing import status_backfill
 from licensing.keys import generate_companion_token, generate_license_key, generate_subdomain
 from licensing.models import HostLicense, License, LicenseStatus, LicenseStatusChange
 
@@ -238,8 +239,20 @@ def _license_transition(*, host_license, change, actor):
         host_license.terminated_at = now
         host_fields.append("terminated_at")
     host_license.save(update_fields=host_fields)
-    sequence = last.sequence + 1 if last else 1
-    _status_change(license=license, sequence=sequence, status=target, at=now, actor=actor).save(force_insert=True)
+    if last is None:
+        # Provisioned by the previous release while this one rolled out (after the history's
+        # back-fill): the history starts at provisioning, as backfill_status_history would write it.
+        last = _status_change(
+            license=license,
+            sequence=1,
+            status=LicenseStatus.ACTIVE,
+            at=license.provisioned_at,
+            actor=Actor.system(status_backfill.UNKNOWN),
+        )
+        last.save(force_insert=True)
+    _status_change(license=license, sequence=last.sequence + 1, status=target, at=now, actor=actor).save(
+        force_insert=True
+    )
     audit_record(
         actor=actor,
         action=_ACTIONS[change],
@@ -344,3 +357,10 @@ def heartbeat_record(*, license_key, version=None, players=None):
         last_seen = last_seen.replace(tzinfo=UTC)
     wait = (last_seen + interval - now).total_seconds() if last_seen else 1
     return HeartbeatResult(known=True, retry_after=max(1, math.ceil(wait)))
+
+
+@transaction.atomic
+def status_history_backfill():
+    """Adds the status history the previous release's writes lacked (see licensing/status_backfill.py);
+    (licenses given a history, histories closed on their license's status). Safe to re-run."""
+    return status_backfill.backfill(connection)
