@@ -116,4 +116,6 @@ def heartbeat(request):
             "Heartbeat sent too soon after the last one.",
             headers={"Retry-After": str(result.retry_after)},
         )
-    return JsonResponse({"status": result.status, "valid": result.status == LicenseStatus.ACTIVE})
+    return JsonResponse(
+        {"status": result.status, "valid": result.status == LicenseStatus.ACTIVE, "livemode": result.livemode}
+    )

@@ -298,6 +298,7 @@ class HeartbeatResult:
     known: bool  # a license has this key
     status: str | None = None  # the license's status, when the heartbeat was recorded
     retry_after: int | None = None  # seconds, when it came too soon after the last accepted one
+    livemode: bool | None = None  # live (billed) or test, when the heartbeat was recorded
 
 
 # One statement records an accepted heartbeat and tells the license's status. The per-license
@@ -310,7 +311,7 @@ UPDATE host_licenses
        player_count = COALESCE(%s, player_count)
  WHERE license_id = (SELECT id FROM licenses WHERE license_key = %s)
    AND (last_seen_at IS NULL OR last_seen_at <= %s)
-RETURNING status
+RETURNING status, livemode
 """
 # Only when nothing was recorded: is the key unknown, or was the heartbeat too soon?
 _LAST_SEEN = """
@@ -332,7 +333,7 @@ def heartbeat_record(*, license_key, version=None, players=None):
         cursor.execute(_RECORD_HEARTBEAT, [adapt(now), version, players, license_key, adapt(now - interval)])
         row = cursor.fetchone()
         if row is not None:
-            return HeartbeatResult(known=True, status=row[0])
+            return HeartbeatResult(known=True, status=row[0], livemode=bool(row[1]))
         cursor.execute(_LAST_SEEN, [license_key])
         row = cursor.fetchone()
     if row is None:

@@ -28,7 +28,14 @@ def test_it_answers_the_status_and_whether_it_is_valid(status, valid):
     host_license = HostLicenseFactory(status=status)
     response = beat({"license_key": host_license.license.license_key})
     assert response.status_code == 200
-    assert response.json() == {"status": status, "valid": valid}
+    assert response.json() == {"status": status, "valid": valid, "livemode": True}
+
+
+def test_a_test_mode_license_says_it_is_not_live():
+    host_license = HostLicenseFactory(livemode=False, license__livemode=False)
+    response = beat({"license_key": host_license.license.license_key})
+    assert response.status_code == 200
+    assert response.json() == {"status": "active", "valid": True, "livemode": False}
 
 
 def test_it_records_last_seen_version_and_players_visible_through_the_host_api(host, host_client):
@@ -57,7 +64,11 @@ def test_a_heartbeat_without_optional_fields_keeps_the_last_ones():
 def test_a_deactivated_hosts_active_licenses_still_validate(command_actor):
     host_license = HostLicenseFactory()
     host_update(host=host_license.host, active=False, actor=command_actor)
-    assert beat({"license_key": host_license.license.license_key}).json() == {"status": "active", "valid": True}
+    assert beat({"license_key": host_license.license.license_key}).json() == {
+        "status": "active",
+        "valid": True,
+        "livemode": True,
+    }
 
 
 def test_a_license_is_offline_after_the_online_window(host, host_client, settings):
@@ -129,7 +140,7 @@ def test_a_blocked_address_still_gets_answers_for_real_keys_and_only_unknown_key
 
     response = beat({"license_key": host_license.license.license_key}, REMOTE_ADDR="203.0.113.9")
     assert response.status_code == 200
-    assert response.json() == {"status": "active", "valid": True}
+    assert response.json() == {"status": "active", "valid": True, "livemode": True}
     host_license.refresh_from_db()
     assert host_license.last_seen_at is not None
 
