@@ -71,6 +71,14 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "corrosion.urls"
 WSGI_APPLICATION = "corrosion.wsgi.application"
+# The heartbeat's WSGI route in front of Django's handler (corrosion/wsgi.py, licensing/plugin.py):
+# the same answers without the middleware stack it does not need. HEARTBEAT_WSGI_ROUTE=0 serves it
+# through the full stack (the benchmark's "before").
+WSGI_ROUTES = (
+    {"/api/plugin/heartbeat": "licensing.plugin.heartbeat_wsgi"}
+    if env.bool("HEARTBEAT_WSGI_ROUTE", default=True)
+    else {}
+)
 
 TEMPLATES = [
     {
