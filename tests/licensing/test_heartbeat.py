@@ -247,3 +247,20 @@ def test_heartbeats_of_any_status_update_last_seen_through_the_api(host, host_cl
     assert body["last_seen_at"] is not None
     # A terminated license is never online, however its plugin beats on (test_list.py).
     assert body["online"] is (status != LicenseStatus.TERMINATED)
+
+
+@pytest.mark.postgres_only
+def test_on_postgresql_every_answer_is_one_prepared_statement():
+    host_license = HostLicenseFactory()
+    key = host_license.license.license_key
+    for body, expected in (
+        ({"license_key": key}, 200),
+        ({"license_key": key}, 429),
+        ({"license_key": "CRN-00000-00000-00000-00000-00000-00000"}, 404),
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            assert beat(body).status_code == expected
+        assert len([q for q in queries.captured_queries if "SAVEPOINT" not in q["sql"].upper()]) == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%recorded AS%%'")
+        assert cursor.fetchone()[0] == 1
