@@ -71,6 +71,18 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "corrosion.urls"
 WSGI_APPLICATION = "corrosion.wsgi.application"
+# The heartbeat's one statement is prepared once per connection (licensing/services.py). Behind
+# PgBouncer in transaction mode that needs PgBouncer 1.21+ with max_prepared_statements; turn it
+# off with HEARTBEAT_PREPARED_STATEMENT=0 otherwise.
+HEARTBEAT_PREPARED_STATEMENT = env.bool("HEARTBEAT_PREPARED_STATEMENT", default=True)
+# The heartbeat's WSGI route in front of Django's handler (corrosion/wsgi.py, licensing/plugin.py):
+# the same answers without the middleware stack it does not need. HEARTBEAT_WSGI_ROUTE=0 serves it
+# through the full stack (the benchmark's "before").
+WSGI_ROUTES = (
+    {"/api/plugin/heartbeat": "licensing.plugin.heartbeat_wsgi"}
+    if env.bool("HEARTBEAT_WSGI_ROUTE", default=True)
+    else {}
+)
 
 TEMPLATES = [
     {

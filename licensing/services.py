@@ -2,6 +2,7 @@
 
 import hashlib
 import math
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -311,6 +312,7 @@ class HeartbeatResult:
     known: bool  # a license has this key
     status: str | None = None  # the license's status, when the heartbeat was recorded
     retry_after: int | None = None  # seconds, when it came too soon after the last accepted one
+    livemode: bool | None = None  # live (billed) or test, when the heartbeat was recorded
 
 
 # One statement records an accepted heartbeat and tells the license's status. The per-license
@@ -323,7 +325,7 @@ UPDATE host_licenses
        player_count = COALESCE(%s, player_count)
  WHERE license_id = (SELECT id FROM licenses WHERE license_key = %s)
    AND (last_seen_at IS NULL OR last_seen_at <= %s)
-RETURNING status
+RETURNING status, livemode
 """
 # Only when nothing was recorded: is the key unknown, or was the heartbeat too soon?
 _LAST_SEEN = """
@@ -332,25 +334,79 @@ SELECT last_seen_at FROM host_licenses
 """
 
 
+# On PostgreSQL the three answers (recorded, too soon, unknown) come from one statement and one
+# round trip: the license's row is read once, the UPDATE re-checks the limit on the row's latest
+# version (so two heartbeats racing still record one), and the last accepted time comes back when
+# nothing was recorded. Prepared once per connection (psycopg's prepare=True): the plan is not
+# made again for each of the busiest path's calls.
+_RECORD_HEARTBEAT_PG = """
+WITH target AS (
+    SELECT id, last_seen_at FROM host_licenses
+     WHERE license_id = (SELECT id FROM licenses WHERE license_key = %(key)s)
+), recorded AS (
+    UPDATE host_licenses
+       SET last_seen_at = %(now)s,
+           plugin_version = COALESCE(%(version)s, host_licenses.plugin_version),
+           player_count = COALESCE(%(players)s, host_licenses.player_count)
+      FROM target
+     WHERE host_licenses.id = target.id
+       AND (host_licenses.last_seen_at IS NULL OR host_licenses.last_seen_at <= %(since)s)
+    RETURNING host_licenses.status, host_licenses.livemode
+)
+SELECT recorded.status, recorded.livemode, target.last_seen_at FROM target LEFT JOIN recorded ON true
+"""
+
+
 def heartbeat_record(*, license_key, version=None, players=None):
-    """Record that the plugin on a license's server is alive; at most two SQL statements.
+    """Record that the plugin on a license's server is alive: one SQL statement on PostgreSQL,
+    at most two elsewhere.
 
     No transaction: the one UPDATE is atomic on its own.
     """
     limit, period = parse_rate(settings.HEARTBEAT_RATE_LIMIT)
     interval = timedelta(seconds=period / limit)
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        return _heartbeat_record_postgresql(license_key, version, players, now, interval)
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.execute(_RECORD_HEARTBEAT, [adapt(now), version, players, license_key, adapt(now - interval)])
         row = cursor.fetchone()
         if row is not None:
-            return HeartbeatResult(known=True, status=row[0])
+            return HeartbeatResult(known=True, status=row[0], livemode=bool(row[1]))
         cursor.execute(_LAST_SEEN, [license_key])
         row = cursor.fetchone()
     if row is None:
         return HeartbeatResult(known=False)
-    last_seen = row[0]
+    return _too_soon(row[0], now, interval)
+
+
+def _heartbeat_record_postgresql(license_key, version, players, now, interval):
+    import psycopg
+
+    params = {"key": license_key, "now": now, "version": version, "players": players, "since": now - interval}
+    # Django's cursor() for its health check, connection and error mapping; a psycopg cursor of our
+    # own on that connection, because Django's binds parameters on the client, which cannot prepare.
+    with connection.cursor(), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        prepare = settings.HEARTBEAT_PREPARED_STATEMENT
+        if prepare and connection.connection.prepare_threshold is None:
+            # Django turns psycopg's prepared statements off (None); prepare=True needs them on. A
+            # threshold no query reaches keeps every other statement unprepared, as before.
+            connection.connection.prepare_threshold = 2**31
+        started = time.monotonic()
+        cursor.execute(_RECORD_HEARTBEAT_PG, params, prepare=prepare)
+        row = cursor.fetchone()
+        if connection.queries_logged:  # counted where Django counts its own (query budgets, debug)
+            connection.queries_log.append({"sql": _RECORD_HEARTBEAT_PG, "time": f"{time.monotonic() - started:.3f}"})
+    if row is None:
+        return HeartbeatResult(known=False)
+    status, livemode, last_seen = row
+    if status is not None:
+        return HeartbeatResult(known=True, status=status, livemode=livemode)
+    return _too_soon(last_seen, now, interval)
+
+
+def _too_soon(last_seen, now, interval):
     if isinstance(last_seen, str):
         last_seen = datetime.fromisoformat(last_seen)
     if last_seen is not None and last_seen.tzinfo is None:  # SQLite keeps UTC without a zone

@@ -129,7 +129,8 @@ def test_the_heartbeat_is_documented_without_host_auth(schema):
     assert schema["components"]["schemas"]["HeartbeatRequest"]["required"] == ["license_key"]
     assert _json_body(operation, "200") == _ref("HeartbeatResponse")
     answer = schema["components"]["schemas"]["HeartbeatResponse"]
-    assert answer["required"] == ["status", "valid"]
+    assert answer["required"] == ["status", "valid", "livemode"]
+    assert answer["properties"]["livemode"]["type"] == "boolean"
     assert answer["properties"]["status"] == _ref("LicenseStatus")
     assert {"200", "400", "404", "429", "503"} <= set(operation["responses"])
 
