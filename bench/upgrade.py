@@ -22,6 +22,7 @@ a small size in CI; `make bench` (BENCHMARKS.md) at 100,000 licenses.
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import random
@@ -166,7 +167,7 @@ class _Load:
 
     def __init__(self, port, *, license_keys, host_keys, result, heartbeat_threads=4, provision_threads=2):
         self.port = port
-        self.license_keys = license_keys
+        self.keys = itertools.cycle(random.sample(license_keys, len(license_keys)))
         self.host_keys = host_keys
         self.result = result
         self.stop = threading.Event()
@@ -205,11 +206,16 @@ class _Load:
             if failed:
                 self.result.failures.append(failed)
 
+    def _next_key(self):
+        # Each key in turn, from a shuffled list: two threads drawing the same key at once would
+        # send a beat "too soon" (429), which the per-license limit rightly refuses.
+        with self.lock:
+            return next(self.keys)
+
     def _heartbeats(self):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        chooser = random.Random()
         while not self.stop.is_set():
-            key = chooser.choice(self.license_keys)
+            key = self._next_key()
             self._send(connection, "/api/plugin/heartbeat", {"license_key": key, "players": 3}, {}, "heartbeat")
         connection.close()
 

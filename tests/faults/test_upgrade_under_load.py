@@ -37,10 +37,13 @@ def test_the_previous_release_keeps_serving_while_this_one_migrates(upgrade_data
     assert result.migrations_applied, "nothing to migrate: the previous release is not the one this round started from"
     assert result.requests > 200, summary
     assert result.failures == [], result.failures[:10]
-    # Under CI's load a request may wait on a busy CPU, never on a migration's lock for long.
-    assert result.slowest_seconds < 3.0, summary
-    assert result.longest_lock_wait_seconds < 1.0, summary
-    assert result.longest_exclusive_lock_seconds < 1.0, summary
+    # "Long" is measured against what a client notices: a request waits behind a lock for at most
+    # DATABASE_STATEMENT_TIMEOUT_SECONDS (10) before it fails. On a quiet machine these are well
+    # under a second (BENCHMARKS.md); the bounds leave room for CI running other tests beside it,
+    # where the migration holding a lock waits for the CPU too.
+    assert result.slowest_seconds < 5.0, summary
+    assert result.longest_lock_wait_seconds < 2.5, summary
+    assert result.longest_exclusive_lock_seconds < 2.5, summary
 
     env = {**upgrade._environment(upgrade_database_url)}
     manage = [sys.executable, "manage.py"]
