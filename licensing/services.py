@@ -342,8 +342,16 @@ WITH target AS (
        AND (host_licenses.last_seen_at IS NULL OR host_licenses.last_seen_at <= %(since)s)
     RETURNING host_licenses.status, host_licenses.livemode
 )
-SELECT recorded.status, recorded.livemode, target.last_seen_at FROM target LEFT JOIN recorded ON true
+SELECT recorded.status, recorded.livemode, target.last_seen_at{commit} FROM target LEFT JOIN recorded ON true
 """
+# A heartbeat is committed without waiting for its WAL to reach the disk (asynchronous commit, for
+# this statement's own transaction only: SET LOCAL). That wait was most of a heartbeat's time (an
+# fsync, ~3 ms here, with a thread held for it). What a database crash can lose is the last
+# fraction of a second of heartbeats (wal_writer_delay x 3), never a half-written row: a plugin
+# beats again within the minute, and nothing billable rides on last_seen_at.
+# HEARTBEAT_SYNCHRONOUS_COMMIT=1 waits for the disk as every other write does.
+_RECORD_HEARTBEAT_PG_SYNC = _RECORD_HEARTBEAT_PG.format(commit="")
+_RECORD_HEARTBEAT_PG_ASYNC = _RECORD_HEARTBEAT_PG.format(commit=", set_config('synchronous_commit', 'off', true)")
 
 
 def heartbeat_record(*, license_key, version=None, players=None):
@@ -416,12 +424,15 @@ def _execute_heartbeat(params):
             # Django turns psycopg's prepared statements off (None); prepare=True needs them on. A
             # threshold no query reaches keeps every other statement unprepared, as before.
             connection.connection.prepare_threshold = 2**31
+        # Inside a caller's transaction, SET LOCAL would reach that transaction's other writes.
+        asynchronous = not settings.HEARTBEAT_SYNCHRONOUS_COMMIT and not connection.in_atomic_block
+        sql = _RECORD_HEARTBEAT_PG_ASYNC if asynchronous else _RECORD_HEARTBEAT_PG_SYNC
         started = time.monotonic()
-        cursor.execute(_RECORD_HEARTBEAT_PG, params, prepare=prepare)
+        cursor.execute(sql, params, prepare=prepare)
         row = cursor.fetchone()
         if connection.queries_logged:  # counted where Django counts its own (query budgets, debug)
-            connection.queries_log.append({"sql": _RECORD_HEARTBEAT_PG, "time": f"{time.monotonic() - started:.3f}"})
-    return row
+            connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    return row[:3] if row else row
 
 
 def _too_soon(last_seen, now, interval):

@@ -221,3 +221,26 @@ def test_a_connection_the_server_dropped_is_replaced_and_the_heartbeat_answered(
     assert (status, json.loads(content)["valid"]) == (200, True)
     assert connection.connection.info.backend_pid != dropped
     assert not [q for q in queries.captured_queries if q["sql"].strip().upper() == "SELECT 1"]
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_heartbeat_commits_asynchronously_and_only_itself(settings):
+    """SET LOCAL: the heartbeat's own transaction skips the wait for the disk; the session does not."""
+    from django.db import connection
+
+    host_license = HostLicenseFactory()
+    with CaptureQueriesContext(connection) as queries:
+        assert call(route, {"license_key": host_license.license.license_key})[0] == 200
+    assert "synchronous_commit" in queries.captured_queries[-1]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    host_license.refresh_from_db()
+    assert host_license.last_seen_at is not None  # committed: another transaction reads it
+
+    settings.HEARTBEAT_SYNCHRONOUS_COMMIT = True
+    other = HostLicenseFactory()
+    with CaptureQueriesContext(connection) as queries:
+        assert call(route, {"license_key": other.license.license_key})[0] == 200
+    assert "synchronous_commit" not in queries.captured_queries[-1]["sql"]
