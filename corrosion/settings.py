@@ -75,6 +75,8 @@ WSGI_APPLICATION = "corrosion.wsgi.application"
 # PgBouncer in transaction mode that needs PgBouncer 1.21+ with max_prepared_statements; turn it
 # off with HEARTBEAT_PREPARED_STATEMENT=0 otherwise.
 HEARTBEAT_PREPARED_STATEMENT = env.bool("HEARTBEAT_PREPARED_STATEMENT", default=True)
+# Heartbeats commit without waiting for the disk (licensing/services.py says what that can lose).
+HEARTBEAT_SYNCHRONOUS_COMMIT = env.bool("HEARTBEAT_SYNCHRONOUS_COMMIT", default=False)
 # The heartbeat's WSGI route in front of Django's handler (corrosion/wsgi.py, licensing/plugin.py):
 # the same answers without the middleware stack it does not need. HEARTBEAT_WSGI_ROUTE=0 serves it
 # through the full stack (the benchmark's "before").

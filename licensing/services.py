@@ -6,11 +6,13 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
+from psycopg.pq import TransactionStatus
 
 from audit.services import Actor, audit_event_build, audit_record, audit_record_many
 from corrosion.errors import DomainError, ErrorCode
@@ -353,8 +355,16 @@ WITH target AS (
        AND (host_licenses.last_seen_at IS NULL OR host_licenses.last_seen_at <= %(since)s)
     RETURNING host_licenses.status, host_licenses.livemode
 )
-SELECT recorded.status, recorded.livemode, target.last_seen_at FROM target LEFT JOIN recorded ON true
+SELECT recorded.status, recorded.livemode, target.last_seen_at{commit} FROM target LEFT JOIN recorded ON true
 """
+# A heartbeat is committed without waiting for its WAL to reach the disk (asynchronous commit, for
+# this statement's own transaction only: SET LOCAL). That wait was most of a heartbeat's time (an
+# fsync, ~3 ms here, with a thread held for it). What a database crash can lose is the last
+# fraction of a second of heartbeats (wal_writer_delay x 3), never a half-written row: a plugin
+# beats again within the minute, and nothing billable rides on last_seen_at.
+# HEARTBEAT_SYNCHRONOUS_COMMIT=1 waits for the disk as every other write does.
+_RECORD_HEARTBEAT_PG_SYNC = _RECORD_HEARTBEAT_PG.format(commit="")
+_RECORD_HEARTBEAT_PG_ASYNC = _RECORD_HEARTBEAT_PG.format(commit=", set_config('synchronous_commit', 'off', true)")
 
 
 def heartbeat_record(*, license_key, version=None, players=None):
@@ -382,28 +392,60 @@ def heartbeat_record(*, license_key, version=None, players=None):
 
 
 def _heartbeat_record_postgresql(license_key, version, players, now, interval):
-    import psycopg
-
     params = {"key": license_key, "now": now, "version": version, "players": players, "since": now - interval}
-    # Django's cursor() for its health check, connection and error mapping; a psycopg cursor of our
-    # own on that connection, because Django's binds parameters on the client, which cannot prepare.
-    with connection.cursor(), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        prepare = settings.HEARTBEAT_PREPARED_STATEMENT
-        if prepare and connection.connection.prepare_threshold is None:
-            # Django turns psycopg's prepared statements off (None); prepare=True needs them on. A
-            # threshold no query reaches keeps every other statement unprepared, as before.
-            connection.connection.prepare_threshold = 2**31
-        started = time.monotonic()
-        cursor.execute(_RECORD_HEARTBEAT_PG, params, prepare=prepare)
-        row = cursor.fetchone()
-        if connection.queries_logged:  # counted where Django counts its own (query budgets, debug)
-            connection.queries_log.append({"sql": _RECORD_HEARTBEAT_PG, "time": f"{time.monotonic() - started:.3f}"})
+    reused = _skip_health_check_round_trip()
+    try:
+        row = _execute_heartbeat(params)
+    except OperationalError:
+        # A reused connection the server dropped (a restart, a failover, an idle timeout) fails on
+        # its first statement instead of on Django's SELECT 1: connect again and send it once more.
+        # (Had the server run it before the connection broke, the second is refused as too soon: a
+        # 429 the plugin retries.) A statement timeout or a silent server leaves no retry.
+        raw = connection.connection
+        if not reused or raw is None or not raw.broken:
+            raise
+        connection.close()
+        row = _execute_heartbeat(params)
     if row is None:
         return HeartbeatResult(known=False)
     status, livemode, last_seen = row
     if status is not None:
         return HeartbeatResult(known=True, status=status, livemode=livemode)
     return _too_soon(last_seen, now, interval)
+
+
+def _skip_health_check_round_trip():
+    """CONN_HEALTH_CHECKS' `SELECT 1` is a round trip per request, as dear as the heartbeat's own
+    statement; psycopg knows locally whether its connection is open and idle. Whether the server
+    still holds it shows in the statement itself (the retry above). True when a connection is reused."""
+    raw = connection.connection
+    if raw is None or not connection.health_check_enabled or connection.health_check_done:
+        return raw is not None
+    if raw.closed or raw.info.transaction_status not in (TransactionStatus.IDLE, TransactionStatus.INTRANS):
+        connection.close()  # Django's check would have failed too: a new connection below
+        return False
+    connection.health_check_done = True
+    return True
+
+
+def _execute_heartbeat(params):
+    # Django's cursor() for its connection and error mapping; a psycopg cursor of our own on that
+    # connection, because Django's binds parameters on the client, which cannot prepare.
+    with connection.cursor(), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        prepare = settings.HEARTBEAT_PREPARED_STATEMENT
+        if prepare and connection.connection.prepare_threshold is None:
+            # Django turns psycopg's prepared statements off (None); prepare=True needs them on. A
+            # threshold no query reaches keeps every other statement unprepared, as before.
+            connection.connection.prepare_threshold = 2**31
+        # Inside a caller's transaction, SET LOCAL would reach that transaction's other writes.
+        asynchronous = not settings.HEARTBEAT_SYNCHRONOUS_COMMIT and not connection.in_atomic_block
+        sql = _RECORD_HEARTBEAT_PG_ASYNC if asynchronous else _RECORD_HEARTBEAT_PG_SYNC
+        started = time.monotonic()
+        cursor.execute(sql, params, prepare=prepare)
+        row = cursor.fetchone()
+        if connection.queries_logged:  # counted where Django counts its own (query budgets, debug)
+            connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    return row[:3] if row else row
 
 
 def _too_soon(last_seen, now, interval):

@@ -13,6 +13,7 @@ import pytest
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import OperationalError, close_old_connections
+from django.test.utils import CaptureQueriesContext
 
 from corrosion.wsgi import application
 from licensing import plugin
@@ -197,3 +198,49 @@ def test_a_hostile_request_id_is_replaced():
     host_license = HostLicenseFactory()
     _, headers, _ = call(route, {"license_key": host_license.license.license_key}, HTTP_X_REQUEST_ID='x" y=1')
     assert headers["X-Request-ID"] != 'x" y=1' and len(headers["X-Request-ID"]) == 32
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_dropped_is_replaced_and_the_heartbeat_answered(frozen_clock):
+    """No SELECT 1 before the heartbeat (CONN_HEALTH_CHECKS' round trip): a reused connection the
+    server has dropped fails on the statement itself, which is sent again on a new connection."""
+    import psycopg
+    from django.db import connection
+
+    host_license = HostLicenseFactory()
+    body = {"license_key": host_license.license.license_key}
+    assert call(route, body)[0] == 200
+    dropped = connection.connection.info.backend_pid
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", [dropped])
+    connection.health_check_done = False  # as at the start of the next request
+    frozen_clock.shift(10)
+    with CaptureQueriesContext(connection) as queries:
+        status, _, content = call(route, body)
+    assert (status, json.loads(content)["valid"]) == (200, True)
+    assert connection.connection.info.backend_pid != dropped
+    assert not [q for q in queries.captured_queries if q["sql"].strip().upper() == "SELECT 1"]
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_heartbeat_commits_asynchronously_and_only_itself(settings):
+    """SET LOCAL: the heartbeat's own transaction skips the wait for the disk; the session does not."""
+    from django.db import connection
+
+    host_license = HostLicenseFactory()
+    with CaptureQueriesContext(connection) as queries:
+        assert call(route, {"license_key": host_license.license.license_key})[0] == 200
+    assert "synchronous_commit" in queries.captured_queries[-1]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    host_license.refresh_from_db()
+    assert host_license.last_seen_at is not None  # committed: another transaction reads it
+
+    settings.HEARTBEAT_SYNCHRONOUS_COMMIT = True
+    other = HostLicenseFactory()
+    with CaptureQueriesContext(connection) as queries:
+        assert call(route, {"license_key": other.license.license_key})[0] == 200
+    assert "synchronous_commit" not in queries.captured_queries[-1]["sql"]
