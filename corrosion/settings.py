@@ -282,6 +282,12 @@ SPECTACULAR_SETTINGS = {
         "**Authentication.** Every `/api/host/` operation takes your API key as a bearer token: "
         "`Authorization: Bearer crn_<key id>_<secret>`. A missing, unknown or revoked key is 401. You only "
         "ever see your own licenses and bills: another host's license id is 404, like an unknown one.\n\n"
+        "**Test mode.** A test key, `crn_test_<key id>_<secret>`, works on every operation exactly as a "
+        "live key does, in a sandbox of your own: it provisions test licenses (`livemode: false`, "
+        "license keys `CRN-TEST-...`), and sees only those, while a live key sees only live licenses: the "
+        "other mode's license id is 404. A `server_id` is unique per mode. Heartbeats of test licenses "
+        "are answered like live ones. Test licenses are never billed: with a test key, a month's bill is "
+        "computed live from them with `status: test` and no invoice, and the bill list is empty.\n\n"
         "**Bodies.** Requests and answers are JSON (`Content-Type: application/json`), except the bill's "
         "CSV. Every error, on every endpoint, is the `Error` body: "
         '`{"error": {"code": "...", "message": "...", "fields": {...}}}`; branch on `code`.\n\n'

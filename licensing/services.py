@@ -89,15 +89,18 @@ def customers_for_emails(emails):
     return {email.lower(): users[username] for username, email in by_username.items()}
 
 
-def license_provision(*, host, items, actor, bulk=False):
+def license_provision(*, host, items, actor, livemode, bulk=False):
     """Provision a license per item, all or nothing; items already provisioned come back as retries.
+
+    `livemode` False provisions test licenses (keys CRN-TEST-..., never billed); retries and
+    conflicts are looked for among the licenses of the same mode only.
 
     Raises DomainError `server_id_conflict` (nothing written) when an item's server_id is live with
     another hostname or customer e-mail: for a `bulk` call with a code and message per item index.
     """
     for _ in range(PROVISION_ATTEMPTS):
         try:
-            return _provision_once(host=host, items=items, actor=actor, bulk=bulk)
+            return _provision_once(host=host, items=items, actor=actor, livemode=livemode, bulk=bulk)
         except IntegrityError:
             continue
     # Every attempt lost a race: nothing was written, and a retry shortly will find the winner's rows.
@@ -115,12 +118,12 @@ def _server_id_conflict(conflicts, *, bulk):
 
 
 @transaction.atomic
-def _provision_once(*, host, items, actor, bulk):
+def _provision_once(*, host, items, actor, livemode, bulk):
     Host.objects.select_for_update().filter(pk=host.pk).values_list("pk", flat=True).get()
     live = {
         host_license.server_identifier: host_license
         for host_license in HostLicense.objects.filter(
-            host=host, server_identifier__in=[i.server_id for i in items]
+            host=host, livemode=livemode, server_identifier__in=[i.server_id for i in items]
         ).exclude(status=LicenseStatus.TERMINATED)
     }
     if live:
@@ -141,7 +144,7 @@ def _provision_once(*, host, items, actor, bulk):
         raise _server_id_conflict(conflicts, bulk=bulk)
 
     new_items = [item for item in items if item.server_id not in live]
-    created = _create_licenses(host=host, items=new_items, actor=actor) if new_items else {}
+    created = _create_licenses(host=host, items=new_items, actor=actor, livemode=livemode) if new_items else {}
     return [
         ProvisionResult(host_license=live[item.server_id], created=False)
         if item.server_id in live
@@ -150,18 +153,19 @@ def _provision_once(*, host, items, actor, bulk):
     ]
 
 
-def _create_licenses(*, host, items, actor):
+def _create_licenses(*, host, items, actor, livemode):
     now = timezone.now()
     customers = customers_for_emails(item.customer_email for item in items)
     licenses, host_licenses, events, history = [], {}, [], []
     for item in items:
         license = License(
-            license_key=generate_license_key(),
+            license_key=generate_license_key(livemode=livemode),
             companion_token=generate_companion_token(),
             customer=customers[item.customer_email.lower()],
             hostname=item.hostname,
             subdomain=generate_subdomain(item.hostname),
             status=LicenseStatus.ACTIVE,
+            livemode=livemode,
             provisioned_at=now,
             status_changed_at=now,
         )
@@ -172,6 +176,7 @@ def _create_licenses(*, host, items, actor):
             server_identifier=item.server_id,
             customer_email=item.customer_email,
             status=LicenseStatus.ACTIVE,
+            livemode=livemode,
             provisioned_at=now,
         )
         history.append(_status_change(license=license, sequence=1, status=LicenseStatus.ACTIVE, at=now, actor=actor))
@@ -180,7 +185,12 @@ def _create_licenses(*, host, items, actor):
                 actor=actor,
                 action="license.provisioned",
                 target=license,
-                data={"host_id": str(host.pk), "server_id": item.server_id, "customer_email": item.customer_email},
+                data={
+                    "host_id": str(host.pk),
+                    "server_id": item.server_id,
+                    "customer_email": item.customer_email,
+                    "livemode": livemode,
+                },
                 occurred_at=now,
             )
         )
