@@ -36,13 +36,12 @@ def test_a_server_id_is_unique_per_host_and_per_mode():
 @pytest.mark.parametrize("livemode", [True, False], ids=["live", "test"])
 @pytest.mark.parametrize("status, valid", [(LicenseStatus.ACTIVE, True), (LicenseStatus.SUSPENDED, False)])
 def test_a_heartbeat_is_recorded_and_answered_alike_in_both_modes(livemode, status, valid):
-    # The answer's `livemode` is the heartbeat's own change (issue 12's path); here: recorded and answered alike.
     host_license = HostLicenseFactory(livemode=livemode, status=status)
     response = APIClient().post(
         "/api/plugin/heartbeat", {"license_key": host_license.license.license_key, "version": "2.4.1"}, format="json"
     )
     assert response.status_code == 200
-    assert (response.json()["status"], response.json()["valid"]) == (status, valid)
+    assert response.json() == {"status": status, "valid": valid, "livemode": livemode}
     host_license.refresh_from_db()
     assert host_license.last_seen_at is not None and host_license.plugin_version == "2.4.1"
 
