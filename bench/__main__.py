@@ -296,7 +296,7 @@ def _http(env, load, seeded, step, names, rounds, key_count):
     from licensing.selectors import licenses_for_host
 
     whale = Host.objects.get(pk=seeded.whale_id)
-    newest_first = licenses_for_host(host=whale).order_by("-provisioned_at", "-license_id")
+    newest_first = licenses_for_host(host=whale, livemode=True).order_by("-provisioned_at", "-license_id")
     middle = newest_first.values_list("provisioned_at", "license_id")[whale.host_licenses.count() // 2]
     deep_cursor = pagination._encode("n", *middle)
     keys_path = heartbeat_keys(seeded.license_keys, key_count, OUT / "heartbeat_keys.txt")
