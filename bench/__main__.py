@@ -106,7 +106,7 @@ HTTP_CASES = (
     "healthz_after",
     "bare_after",
 )
-JOBS = ("checks", "close", "integrity", "memory")
+JOBS = ("checks", "close", "integrity", "memory", "pdf")
 
 
 def main(argv=None):
@@ -230,6 +230,18 @@ def main(argv=None):
     from bench.report import render, table_rows
 
     rows = table_rows(http=http, checked=checked, close=close, memory=memory, shape=shape, integrity=integrity)
+    if "pdf" in only:
+        from django.conf import settings
+
+        from bench.report import pdf_row
+
+        step("invoice PDFs' time and peak memory")
+        pdf = {
+            "big": jobs.invoice_pdf(host_id=seeded.whale_id, host_key=seeded.whale_key, month=seeded.month),
+            "small": jobs.invoice_pdf(host_id=seeded.small_id, host_key=seeded.small_key, month=seeded.month),
+        }
+        results["invoice_pdf"] = {name: asdict(result) for name, result in pdf.items()}
+        rows.append(pdf_row(pdf["big"], pdf["small"], max_lines=settings.INVOICE_PDF_MAX_LINES))
     results["elapsed_seconds"] = round(step.elapsed(), 1)
     machine = results["machine"]
     title = (

@@ -111,3 +111,28 @@ def integrity():
         seconds=time.perf_counter() - started,
         output=out.getvalue(),
     )
+
+
+@dataclass(frozen=True)
+class PdfResult:
+    servers: int
+    seconds: float
+    peak_mb: float
+    size_kb: float
+
+
+def _invoice_number(*, host_id, month):
+    from billing.models import Invoice
+
+    # The month is closed by the close step; on a reused database closed before invoices existed,
+    # issue_invoices gives it its invoices (both are no-ops when done).
+    call_command("close_billing_month", "--month", month_format(month), stdout=io.StringIO())
+    call_command("issue_invoices", "--month", month_format(month), stdout=io.StringIO())
+    return Invoice.objects.get(host_id=host_id, billing_month=month).number
+
+
+def invoice_pdf(*, host_id, host_key, month):
+    """The PDF of a host's invoice for the closed month, in a fresh process: its time, peak RSS and size."""
+    number = _invoice_number(host_id=host_id, month=month)
+    report, peak = peak_rss(["pdf", host_key, number], env=os.environ.copy())
+    return PdfResult(servers=report["lines"], seconds=report["seconds"], peak_mb=peak, size_kb=report["bytes"] / 1024)

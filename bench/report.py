@@ -274,3 +274,19 @@ def _memory_row(case, big, small):
         target="flat: <= 1.1x",
         met=ratio <= 1.1,
     )
+
+
+def pdf_row(big, small, *, max_lines):
+    """The invoice PDF of the biggest host against an ordinary one's: with INVOICE_PDF_MAX_LINES rows
+    at most, its time and memory stay those of a small document, whatever the host's size."""
+    ratio = big.peak_mb / small.peak_mb
+    return Row(
+        case=f"invoice PDF, host of {big.servers:,} servers (rows capped at {max_lines:,})",
+        p50=f"{big.seconds:.2f} s",
+        ratio=(
+            f"peak RSS {big.peak_mb:.0f} MB, {ratio:.2f}x a {small.servers:,}-server invoice's "
+            f"({small.peak_mb:.0f} MB, {small.seconds:.2f} s); {big.size_kb:,.0f} kB"
+        ),
+        target="< 2 s, <= 1.2x",
+        met=big.seconds < 2 and ratio <= 1.2,
+    )

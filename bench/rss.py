@@ -2,6 +2,7 @@
 
     python -m bench.rss csv HOST_KEY YYYY-MM      # GET /api/host/billing/YYYY-MM?format=csv, streamed
     python -m bench.rss export YYYY-MM FILE       # manage.py export_billing --month YYYY-MM --output FILE
+    python -m bench.rss pdf HOST_KEY NUMBER       # GET /api/host/invoices/NUMBER.pdf
 
 The child prints what it did as JSON, with its own peak RSS (VmHWM). Not the parent's
 os.wait4 rusage: Linux carries ru_maxrss across exec, so a child forked from the harness would
@@ -65,6 +66,21 @@ def _export(month, output):
     return {"lines": lines, "seconds": time.perf_counter() - started}
 
 
+def _pdf(host_key, number):
+    from django.test import Client
+
+    from billing.models import Invoice
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    started = time.perf_counter()
+    response = client.get(f"/api/host/invoices/{number}.pdf", secure=True, HTTP_AUTHORIZATION=f"Bearer {host_key}")
+    seconds = time.perf_counter() - started
+    if response.status_code != 200 or response["Content-Type"] != "application/pdf":
+        raise SystemExit(f"expected a PDF, got {response.status_code}")
+    servers = Invoice.objects.get(number=number).active_license_count
+    return {"lines": servers, "bytes": len(response.content), "seconds": seconds}
+
+
 def main(argv):
     import django
 
@@ -75,6 +91,8 @@ def main(argv):
         report = _csv(*args)
     elif kind == "export":
         report = _export(*args)
+    elif kind == "pdf":
+        report = _pdf(*args)
     else:
         raise SystemExit(f"unknown measurement {kind!r}")
     print(json.dumps({**report, "peak_kb": _peak_kb()}))

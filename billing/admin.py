@@ -9,26 +9,31 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core import signing
 from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from audit.services import Actor
 from billing.charts import revenue_chart_svg
-from billing.models import BillingMonth, BillingRecord, CloseSummary
+from billing.documents import invoice_html, invoice_pdf
+from billing.models import BillingMonth, BillingRecord, CloseSummary, Invoice, InvoiceStatus
 from billing.months import month_format, month_latest_closable, month_parse
 from billing.selectors import (
     EXPORT_COLUMNS,
     export_rows_for_records,
+    invoice_months,
+    invoices_outstanding,
+    invoices_overdue,
     month_to_close_default,
     monthly_totals,
     months_closed,
     open_month_figures,
     record_months,
 )
-from billing.services import month_close
+from billing.services import invoice_mark_paid, invoice_void, month_close
 from corrosion.admin import SecretLookupsRefused, time_column
-from corrosion.api.renderers import csv_response
+from corrosion.api.renderers import csv_response, pdf_response
 from corrosion.errors import DomainError
 
 LINES_SHOWN = 200
@@ -269,7 +274,7 @@ class BillingMonthAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
             self.message_user(
                 request,
                 f"Closed {month}: {_count(summary.host_count, 'host')}, {_count(summary.server_count, 'server')}, "
-                f"{summary.total_amount_usd} USD.",
+                f"{summary.total_amount_usd} USD; issued {_count(len(summary.invoices), 'invoice')}.",
                 messages.SUCCESS,
             )
         elif summary.outcome == CloseSummary.Outcome.ALREADY_CLOSED:
@@ -286,6 +291,8 @@ class BillingMonthAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Billing overview",
+            "outstanding": invoices_outstanding(),
+            "invoices_url": reverse("admin:billing_invoice_changelist"),
             # Newest first in the table; a month never closed is told apart from one closed with nothing.
             "rows": [(figures, figures.month in closed) for figures in reversed(totals)],
             "live": live,
@@ -294,3 +301,185 @@ class BillingMonthAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
             "can_close": request.user.has_perm("billing.close_billing_month"),
         }
         return TemplateResponse(request, "admin/billing/overview.html", context)
+
+
+# --- Invoices -------------------------------------------------------------------------------------
+
+
+class InvoiceMonthFilter(MonthListFilter):
+    """The months that have invoices."""
+
+    parameter_name = "billing_month"
+
+    def lookups(self, request, model_admin):
+        return [(month_format(month), month_format(month)) for month in invoice_months()]
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = "overdue"
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Overdue"), ("no", "Not overdue")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return invoices_overdue(queryset)
+        if self.value() == "no":
+            return queryset.exclude(pk__in=invoices_overdue(queryset).values("pk"))
+        return queryset
+
+
+class MarkPaidForm(forms.Form):
+    paid_at = forms.DateField(label="Payment date (YYYY-MM-DD)", widget=forms.DateInput(attrs={"type": "date"}))
+    payment_reference = forms.CharField(label="Payment reference", max_length=200)
+
+
+class VoidForm(forms.Form):
+    void_reason = forms.CharField(label="Reason", max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(SecretLookupsRefused, _ReadOnly, admin.ModelAdmin):
+    """Invoices are issued by the close and change only through the two actions, each with its own
+    permission (billing.mark_invoice_paid, billing.void_invoice) and its own page asking for what it needs."""
+
+    never_deleted_reason = "an issued invoice keeps its number; void it instead."
+    list_display = ["number", "company", "month", "total", "status", "is_overdue", "issued", "due_date"]
+    list_filter = ["status", OverdueFilter, InvoiceMonthFilter]
+    search_fields = ["number", "buyer_company_name", "host__company_name"]
+    ordering = ["-issued_at", "-sequence"]
+    change_form_template = "admin/billing/invoice/change_form.html"
+    fields = [
+        "number",
+        "status",
+        "host",
+        "record",
+        "pdf",
+        "paid_at",
+        "payment_reference",
+        "voided_at",
+        "void_reason",
+        "document",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="company", ordering="buyer_company_name")
+    def company(self, obj):
+        return obj.buyer_company_name
+
+    @admin.display(description="month", ordering="billing_month")
+    def month(self, obj):
+        return month_format(obj.billing_month)
+
+    @admin.display(description="total (USD)", ordering="total_amount_usd")
+    def total(self, obj):
+        return obj.total_amount_usd
+
+    @admin.display(description="overdue", boolean=True)
+    def is_overdue(self, obj):
+        return obj.overdue
+
+    issued = time_column("issued_at", "issued (UTC)")
+
+    @admin.display(description="PDF")
+    def pdf(self, obj):
+        return format_html(
+            '<a href="{}" id="invoice-pdf-link">{}.pdf</a>',
+            reverse("admin:billing_invoice_pdf", args=[obj.pk]),
+            obj.number,
+        )
+
+    @admin.display(description="The invoice")
+    def document(self, obj):
+        return invoice_html(obj)
+
+    def get_urls(self):
+        own = [
+            path("<uuid:object_id>/pdf/", self.admin_site.admin_view(self.pdf_view), name="billing_invoice_pdf"),
+            path(
+                "<uuid:object_id>/mark-paid/",
+                self.admin_site.admin_view(self.mark_paid_view),
+                name="billing_invoice_mark_paid",
+            ),
+            path("<uuid:object_id>/void/", self.admin_site.admin_view(self.void_view), name="billing_invoice_void"),
+        ]
+        return own + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        invoice = self.get_object(request, object_id)
+        is_open = invoice is not None and invoice.status == InvoiceStatus.OPEN
+        extra_context = {
+            **(extra_context or {}),
+            "can_mark_paid": is_open and request.user.has_perm("billing.mark_invoice_paid"),
+            "can_void": is_open and request.user.has_perm("billing.void_invoice"),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _invoice(self, request, object_id):
+        invoice = self.get_object(request, str(object_id))
+        if invoice is None or not self.has_view_permission(request, invoice):
+            raise Http404
+        return invoice
+
+    def pdf_view(self, request, object_id):
+        invoice = self._invoice(request, object_id)
+        return pdf_response(invoice_pdf(invoice), filename=f"{invoice.number}.pdf")
+
+    def mark_paid_view(self, request, object_id):
+        return self._action_view(
+            request,
+            object_id,
+            permission="billing.mark_invoice_paid",
+            form_class=MarkPaidForm,
+            title="Mark {} paid",
+            button="Mark paid",
+            act=lambda invoice, data: invoice_mark_paid(
+                invoice=invoice,
+                paid_at=data["paid_at"],
+                payment_reference=data["payment_reference"],
+                actor=Actor.staff(request.user),
+            ),
+            done="{} is marked paid.",
+        )
+
+    def void_view(self, request, object_id):
+        return self._action_view(
+            request,
+            object_id,
+            permission="billing.void_invoice",
+            form_class=VoidForm,
+            title="Void {}",
+            button="Void invoice",
+            act=lambda invoice, data: invoice_void(
+                invoice=invoice, reason=data["void_reason"], actor=Actor.staff(request.user)
+            ),
+            done="{} is void.",
+        )
+
+    def _action_view(self, request, object_id, *, permission, form_class, title, button, act, done):
+        """A page asking what the change needs (its form), then the service; a refusal shows on the form."""
+        if not request.user.has_perm(permission):
+            raise PermissionDenied
+        invoice = self._invoice(request, object_id)
+        change_url = reverse("admin:billing_invoice_change", args=[invoice.pk])
+        form = form_class(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                act(invoice, form.cleaned_data)
+            except DomainError as exc:
+                for field, messages_ in exc.field_messages().items():
+                    form.add_error(field if field in form.fields else None, messages_)
+            else:
+                self.message_user(request, done.format(invoice.number), messages.SUCCESS)
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title.format(invoice.number),
+            "invoice": invoice,
+            "form": form,
+            "button": button,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/billing/invoice/action.html", context)

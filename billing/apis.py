@@ -10,20 +10,30 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_field,
     extend_schema_view,
+    inline_serializer,
 )
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from billing.models import TOTAL_MAX_DIGITS, BillStatus
+from billing.documents import invoice_pdf
+from billing.models import TOTAL_MAX_DIGITS, BillStatus, InvoiceStatus
 from billing.months import month_format, month_parse, month_start
 from billing.rules import LINE_FIELDS
-from billing.selectors import bill_for, bills_for_months, closed_months_for_host
+from billing.selectors import (
+    bill_for,
+    bills_for_months,
+    closed_months_for_host,
+    invoice_for_host,
+    invoice_lines,
+    invoices_for_host,
+)
 from corrosion.api.pagination import KeysetPagination
-from corrosion.api.renderers import CSVRenderer, csv_response
+from corrosion.api.renderers import CSVRenderer, PDFRenderer, csv_response, pdf_response
 from corrosion.api.schema import PAGINATION_DESCRIPTION, error_responses, page_of, page_parameters
 from corrosion.api.views import ApiView
+from corrosion.errors import DomainError, ErrorCode
 from licensing.models import LicenseStatus
 
 # YYYY-MM from 1970 on, as billing.months.month_parse reads it; "not in the future" no pattern can say.
@@ -199,3 +209,166 @@ class BillingMonthCsvApi(BillingMonthApi):
     """The bill's own CSV path: CSV is the only representation here, so the negotiation always picks it."""
 
     renderer_classes = [CSVRenderer]
+
+
+# --- Invoices -------------------------------------------------------------------------------------
+
+INVOICE_NUMBER_EXAMPLE = "INV-2026-00001"
+
+
+class InvoiceOutputSerializer(serializers.Serializer):
+    """An invoice as the list shows it: everything but its lines."""
+
+    class Meta:
+        ref_name = "InvoiceSummary"
+
+    number = serializers.CharField(help_text=f"`INV-<year of issue>-<5+ digits>`, e.g. `{INVOICE_NUMBER_EXAMPLE}`")
+    billing_month = MonthField(help_text="The month billed (YYYY-MM).")
+    issued_at = serializers.DateTimeField()
+    due_date = serializers.DateField()
+    currency = serializers.CharField(help_text="Always `USD`.")
+    active_license_count = serializers.IntegerField(help_text="Servers billed.")
+    wholesale_rate_usd = serializers.DecimalField(max_digits=10, decimal_places=2)
+    total_amount_usd = serializers.DecimalField(max_digits=TOTAL_MAX_DIGITS, decimal_places=2)
+    status = serializers.ChoiceField(choices=InvoiceStatus.choices)
+    overdue = serializers.BooleanField(help_text="Open and past its due date.")
+    paid_at = serializers.DateField(allow_null=True)
+    payment_reference = serializers.CharField(help_text="Empty until paid.")
+    issuer = serializers.SerializerMethodField()
+    buyer = serializers.SerializerMethodField()
+
+    @extend_schema_field(
+        inline_serializer(
+            "InvoiceIssuer",
+            {"name": serializers.CharField(), "address": serializers.ListField(child=serializers.CharField())},
+        )
+    )
+    def get_issuer(self, invoice):
+        return {"name": invoice.issuer_name, "address": invoice.issuer_address.splitlines()}
+
+    @extend_schema_field(
+        inline_serializer(
+            "InvoiceBuyer",
+            {
+                "company_name": serializers.CharField(),
+                "contact_email": serializers.EmailField(),
+                "billing_address": serializers.ListField(child=serializers.CharField()),
+                "tax_id": serializers.CharField(),
+            },
+        )
+    )
+    def get_buyer(self, invoice):
+        return {
+            "company_name": invoice.buyer_company_name,
+            "contact_email": invoice.buyer_contact_email,
+            "billing_address": invoice.buyer_billing_address.splitlines(),
+            "tax_id": invoice.buyer_tax_id,
+        }
+
+
+class InvoiceDetailOutputSerializer(InvoiceOutputSerializer):
+    class Meta:
+        ref_name = "Invoice"
+
+    lines = serializers.SerializerMethodField(help_text="One per billed server: the bill's lines.")
+
+    @extend_schema_field(BillLineSerializer(many=True))
+    def get_lines(self, invoice):
+        return BillLineSerializer(invoice_lines(invoice), many=True).data
+
+
+_NUMBER_PARAMETER = OpenApiParameter(
+    "number", str, OpenApiParameter.PATH, description=f"The invoice number, e.g. `{INVOICE_NUMBER_EXAMPLE}`"
+)
+_TEST_MODE_NOTE = "With a test key there are no invoices (test licenses are never billed)."
+
+
+class InvoiceListApi(ApiView):
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=InvoiceStatus.choices, required=False)
+
+    @extend_schema(
+        operation_id="invoices_list",
+        summary="List your invoices",
+        description=(
+            "Your invoices, newest first: one for each closed month whose bill is above 0.00, issued "
+            "when Corrosion closes the month. `status` is `open`, `paid` or `void`; `overdue` says an "
+            "open invoice is past its `due_date`. Filter with `status`. Get one, with its lines, at "
+            f"`/api/host/invoices/{{number}}`, or its PDF at `/api/host/invoices/{{number}}.pdf`. "
+            f"{_TEST_MODE_NOTE}\n\n{PAGINATION_DESCRIPTION}"
+        ),
+        parameters=[
+            OpenApiParameter("status", {"type": "string", "enum": InvoiceStatus.values}, description="only these"),
+            *page_parameters(),
+        ],
+        responses={200: page_of("InvoicePage", InvoiceOutputSerializer), **error_responses(400, 401, 429)},
+    )
+    def get(self, request):
+        paginator = KeysetPagination("issued_at", filters=self.FilterSerializer)
+        filters = paginator.parse_query(request)
+        invoices = invoices_for_host(host=request.user, status=filters.get("status"))
+        if not request.auth.livemode:
+            invoices = invoices.none()
+        rows = paginator.paginate(invoices, request)
+        return paginator.response(InvoiceOutputSerializer(rows, many=True).data)
+
+
+class InvoiceApi(ApiView):
+    renderer_classes = [JSONRenderer, PDFRenderer]
+    carries_secrets = True  # the lines hold license keys
+
+    # `?format=pdf` and `Accept: application/pdf` answer the PDF here too; the document describes
+    # the PDF at its own `.pdf` path, so a generated client reads this operation as JSON.
+    @extend_schema(
+        operation_id="invoices_retrieve",
+        summary="Get one invoice",
+        description=(
+            "One invoice with its `lines` (the billed servers of its month, as in the bill). Another "
+            "account's number is 404 `invoice_not_found`, as an unknown one is. The same invoice as a "
+            "PDF: `GET /api/host/invoices/{number}.pdf`, or this path with `?format=pdf` or "
+            f"`Accept: application/pdf`. {_TEST_MODE_NOTE}"
+        ),
+        parameters=[_NUMBER_PARAMETER, OpenApiParameter("format", exclude=True)],
+        responses={(200, "application/json"): InvoiceDetailOutputSerializer, **error_responses(401, 404, 406, 429)},
+    )
+    def get(self, request, number):
+        invoice = self._invoice(request, number)
+        if request.accepted_renderer.format == PDFRenderer.format:
+            return pdf_response(invoice_pdf(invoice), filename=f"{invoice.number}.pdf")
+        return Response(InvoiceDetailOutputSerializer(invoice).data)
+
+    @staticmethod
+    def _invoice(request, number):
+        if not request.auth.livemode:
+            raise DomainError(ErrorCode.INVOICE_NOT_FOUND, f"No invoice {number!r}.")
+        return invoice_for_host(host=request.user, number=number)
+
+    def handle_exception(self, exc):
+        # Every error is JSON (SPEC: HTTP API), even when the client asked for a PDF.
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="invoices_retrieve_pdf",
+        summary="Download one invoice as PDF",
+        description=(
+            "The invoice as a PDF attachment named `<number>.pdf`: issuer, buyer, dates, the month, "
+            "servers x rate = total, and one row per billed server (a very large bill's PDF lists the "
+            "first rows and says how many servers it covers; the month's CSV, "
+            "`/api/host/billing/{month}.csv`, lists every one). Errors are the JSON `Error`, as everywhere."
+        ),
+        parameters=[_NUMBER_PARAMETER],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The invoice, as PDF"),
+            **error_responses(401, 404, 429),
+        },
+    )
+)
+class InvoicePdfApi(InvoiceApi):
+    """The invoice's own PDF path: PDF is the only representation here."""
+
+    renderer_classes = [PDFRenderer]

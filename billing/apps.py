@@ -6,7 +6,7 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from billing import integrity
+        from billing import checks, integrity  # noqa: F401  checks registers the system checks
         from corrosion.integrity import register
 
         register(*integrity.CHECKS)

@@ -2,9 +2,9 @@
 
 from decimal import Decimal
 
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, Subquery
 
-from billing.models import BillingLine, BillingMonth, BillingRecord, BillingWaivedLine
+from billing.models import BillingLine, BillingMonth, BillingRecord, BillingWaivedLine, Invoice, InvoiceNumberSequence
 from billing.rules import bill_total
 from corrosion.integrity import Check
 
@@ -62,6 +62,64 @@ def _servers_billed_and_waived():
         yield f"record {record_id}: server {server_id!r} is both billed and waived"
 
 
+def _invoice_numbers_with_gaps():
+    """Per year of issue: numbers 1, 2, 3 ... with no gap, the counter at the last, issued in number order."""
+    counters = dict(InvoiceNumberSequence.objects.values_list("year", "last"))
+    expected_year, expected, previous_issue = None, 0, None
+    rows = Invoice.objects.order_by("year", "sequence").values_list("year", "sequence", "number", "issued_at")
+
+    def year_end(year, last):
+        if counters.get(year, 0) != last:
+            yield f"invoice numbers of {year}: the counter says {counters.get(year, 0)}, the last invoice is {last}"
+
+    for year, sequence, number, issued_at in rows.iterator(chunk_size=2000):
+        if year != expected_year:
+            if expected_year is not None:
+                yield from year_end(expected_year, expected)
+            expected_year, expected, previous_issue = year, 0, None
+        if sequence != expected + 1:
+            yield f"invoice numbers of {year}: {expected + 1} is followed by {sequence} (a gap or a repeat)"
+        if number != f"INV-{year}-{sequence:05d}" or issued_at.year != year:
+            yield f"invoice {number} is not numbered by its year of issue and its sequence ({year}, {sequence})"
+        if previous_issue is not None and issued_at < previous_issue:
+            yield f"invoice {number} was issued before the number preceding it"
+        expected, previous_issue = sequence, issued_at
+    if expected_year is not None:
+        yield from year_end(expected_year, expected)
+    for year in sorted(set(counters) - set(Invoice.objects.values_list("year", flat=True).distinct())):
+        if counters[year]:
+            yield f"invoice numbers of {year}: the counter says {counters[year]} but no invoice has one"
+
+
+def _invoices_that_differ_from_their_records():
+    wrong = Invoice.objects.exclude(
+        host_id=F("record__host_id"),
+        billing_month=F("record__billing_month"),
+        active_license_count=F("record__active_license_count"),
+        wholesale_rate_usd=F("record__wholesale_rate_usd"),
+        total_amount_usd=F("record__total_amount_usd"),
+    )
+    for number, record_id in wrong.values_list("number", "record_id").iterator():
+        yield f"invoice {number} does not repeat its record {record_id} (host, month, count, rate, total)"
+
+
+def _records_missing_their_invoice():
+    # Months closed before invoices existed legitimately have none (issue_invoices fills them in
+    # when staff decide to). A month with any invoice, or closed since the first was issued, was
+    # invoiced whole: each of its records above 0.00 has one.
+    first_issue = Invoice.objects.aggregate(first=Min("issued_at"))["first"]
+    if first_issue is None:
+        return
+    invoiced_months = Invoice.objects.values("billing_month")
+    closed_since = BillingMonth.objects.filter(closed_at__gte=first_issue).values("month")
+    missing = BillingRecord.objects.filter(
+        Q(billing_month__in=invoiced_months) | Q(billing_month__in=closed_since),
+        total_amount_usd__gt=0,
+    ).exclude(Exists(Invoice.objects.filter(record=OuterRef("pk"))))
+    for record_id, month in missing.values_list("id", "billing_month").iterator():
+        yield f"record {record_id} of {month:%Y-%m} is billed but has no invoice"
+
+
 CHECKS = [
     Check(
         "billing.totals",
@@ -78,5 +136,20 @@ CHECKS = [
     ),
     Check(
         "billing.billed_or_waived", "a server is billed or waived in a month, never both", _servers_billed_and_waived
+    ),
+    Check(
+        "billing.invoice_numbers",
+        "invoice numbers are gapless and increasing within each year of issue",
+        _invoice_numbers_with_gaps,
+    ),
+    Check(
+        "billing.invoice_amounts",
+        "an invoice repeats its record's host, month, count, rate and total",
+        _invoices_that_differ_from_their_records,
+    ),
+    Check(
+        "billing.invoices_issued",
+        "every record above 0.00 of an invoiced month has its invoice",
+        _records_missing_their_invoice,
     ),
 ]

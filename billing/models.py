@@ -7,8 +7,9 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Round
+from django.utils import timezone
 
-from corrosion.db import Immutable
+from corrosion.db import Immutable, Undeletable
 from hosts.models import Host
 from licensing.models import License, LicenseStatus
 
@@ -155,7 +156,7 @@ class Bill:
     total_amount_usd: Decimal
     lines: Iterable = field(default_factory=list)
     waived_lines: Iterable = field(default_factory=list)
-    # The month's invoice number; None until invoices exist (billing.selectors.invoice_numbers).
+    # The month's invoice number (closed months invoiced from the close on); None otherwise.
     invoice: str | None = None
     generated_at: datetime | None = None
 
@@ -182,6 +183,8 @@ class CloseSummary:
     outcome: str
     rows: list[SummaryRow]
     closed_at: datetime | None
+    # The invoices this close issued, as (number, company name, total), in number order.
+    invoices: list = field(default_factory=list)
 
     @property
     def host_count(self) -> int:
@@ -194,3 +197,108 @@ class CloseSummary:
     @property
     def total_amount_usd(self) -> Decimal:
         return sum((row.total_amount_usd for row in self.rows), Decimal("0.00"))
+
+
+# --- Invoices ----------------------------------------------------------------------------------------
+
+INVOICE_NUMBER_PATTERN = r"^INV-[0-9]{4}-[0-9]{5,}$"
+
+
+class InvoiceStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    PAID = "paid", "Paid"
+    VOID = "void", "Void"
+
+
+class InvoiceNumberSequence(models.Model):
+    """The last invoice number given in a year of issue: the counter behind gapless numbers.
+
+    The close increments it inside its own transaction, holding the row's lock until it commits: a
+    second closer waits, and a close that fails or is rolled back gives its numbers back with it.
+    """
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "invoice_number_sequences"
+        ordering = ["year"]
+
+    def __str__(self):
+        return f"{self.year}: {self.last}"
+
+
+class Invoice(Undeletable):
+    """The document a host pays: one per billing record above 0.00, issued with the month's close.
+
+    Its amounts, lines (its record's) and the parties' copies never change; only its status moves,
+    once, from open to paid or void.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.CharField(max_length=24, unique=True)
+    # The number's parts, so gaplessness and order are checked in SQL (billing/integrity.py).
+    year = models.PositiveIntegerField()
+    sequence = models.PositiveIntegerField()
+    record = models.OneToOneField(BillingRecord, on_delete=models.PROTECT, related_name="invoice")
+    host = models.ForeignKey(Host, on_delete=models.PROTECT, related_name="invoices")
+    billing_month = models.DateField()
+    issued_at = models.DateTimeField()
+    due_date = models.DateField()
+    currency = models.CharField(max_length=3, default="USD")
+    active_license_count = models.IntegerField()
+    wholesale_rate_usd = models.DecimalField(max_digits=10, decimal_places=2)
+    total_amount_usd = models.DecimalField(max_digits=TOTAL_MAX_DIGITS, decimal_places=2)
+    status = models.CharField(max_length=8, choices=InvoiceStatus.choices, default=InvoiceStatus.OPEN)
+    paid_at = models.DateField(null=True, blank=True)
+    payment_reference = models.CharField(max_length=200, blank=True, default="")
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=1000, blank=True, default="")
+    issuer_name = models.CharField(max_length=200)
+    issuer_address = models.CharField(max_length=1000, blank=True, default="")
+    buyer_company_name = models.CharField(max_length=200)
+    buyer_contact_email = models.EmailField(max_length=254)
+    buyer_billing_address = models.CharField(max_length=500, blank=True, default="")
+    buyer_tax_id = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        db_table = "invoices"
+        ordering = ["-issued_at", "-sequence"]
+        permissions = [
+            ("mark_invoice_paid", "Can mark invoices paid"),
+            ("void_invoice", "Can void invoices"),
+        ]
+        indexes = [models.Index(fields=["host", "-issued_at", "-id"], name="invoices_host_issued")]
+        constraints = [
+            models.UniqueConstraint(fields=["year", "sequence"], name="invoices_year_sequence_unique"),
+            models.CheckConstraint(condition=Q(number__regex=INVOICE_NUMBER_PATTERN), name="invoices_number_format"),
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="invoices_sequence_gte_1"),
+            models.CheckConstraint(condition=Q(billing_month__day=1), name="invoices_first_day"),
+            models.CheckConstraint(condition=Q(currency="USD"), name="invoices_currency_usd"),
+            models.CheckConstraint(condition=Q(active_license_count__gt=0), name="invoices_count_gt_0"),
+            models.CheckConstraint(condition=Q(total_amount_usd__gt=0), name="invoices_total_gt_0"),
+            models.CheckConstraint(condition=Q(status__in=InvoiceStatus.values), name="invoices_status_valid"),
+            # Paid needs its date and reference, void its reason and time; an open invoice has neither.
+            models.CheckConstraint(
+                condition=(
+                    Q(status=InvoiceStatus.OPEN, paid_at__isnull=True, payment_reference="", voided_at__isnull=True)
+                    & Q(void_reason="")
+                )
+                | (
+                    Q(status=InvoiceStatus.PAID, paid_at__isnull=False, voided_at__isnull=True, void_reason="")
+                    & ~Q(payment_reference="")
+                )
+                | (
+                    Q(status=InvoiceStatus.VOID, paid_at__isnull=True, payment_reference="", voided_at__isnull=False)
+                    & ~Q(void_reason="")
+                ),
+                name="invoices_status_fields",
+            ),
+        ]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def overdue(self) -> bool:
+        return self.status == InvoiceStatus.OPEN and self.due_date < timezone.now().date()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Min, QuerySet, Sum
+from django.db.models import Count, Min, QuerySet, Sum
 from django.utils import timezone
 
 from billing.models import (
@@ -18,6 +18,8 @@ from billing.models import (
     BillingWaivedLine,
     BillStatus,
     CloseSummary,
+    Invoice,
+    InvoiceStatus,
     SummaryRow,
 )
 from billing.months import month_format, month_latest_closable, month_of, month_previous
@@ -38,6 +40,7 @@ from licensing.models import HostLicense
 
 EXPORT_COLUMNS = (
     "month",
+    "invoice_number",
     "company_name",
     "contact_email",
     "active_license_count",
@@ -81,14 +84,13 @@ class _LiveLines:
             yield BillLine.from_row(row)
 
 
-def invoice_numbers(records) -> dict:
-    """{record id: its invoice number} for the records that have an invoice.
-
-    The seam for invoices: none are issued yet, so no record has one and every closed bill reads
-    `invoice: null`. When closing a month issues invoices, this looks them up, one query for any
-    number of records, and every bill (list and month) shows the number.
-    """
-    return {}
+def _invoice_number(record) -> str | None:
+    """The record's invoice number (voided ones included: the number stays the month's), or None;
+    read from the invoice select_related with the record, so it costs no query."""
+    try:
+        return record.invoice.number
+    except Invoice.DoesNotExist:
+        return None
 
 
 def _check_bill_exists(*, host: Host, month: date):
@@ -109,7 +111,8 @@ def bill_for(*, host: Host, month: date, livemode: bool) -> Bill:
     _check_bill_exists(host=host, month=month)
     if not livemode:
         return _live_bill(host=host, month=month, livemode=False, status=BillStatus.TEST)
-    record = BillingRecord.objects.filter(host=host, billing_month=month).first()
+    # The invoice comes in the record's query (a LEFT JOIN): its number costs no query of its own.
+    record = BillingRecord.objects.select_related("invoice").filter(host=host, billing_month=month).first()
     if record is not None:
         return Bill(
             month=month,
@@ -119,7 +122,7 @@ def bill_for(*, host: Host, month: date, livemode: bool) -> Bill:
             total_amount_usd=record.total_amount_usd,
             lines=_StoredLines(BillingLine, record.pk),
             waived_lines=_StoredLines(BillingWaivedLine, record.pk),
-            invoice=invoice_numbers([record]).get(record.pk),
+            invoice=_invoice_number(record),
             generated_at=record.generated_at,
         )
     register = BillingMonth.objects.filter(month=month).first()
@@ -167,14 +170,15 @@ def bills_for_months(*, host: Host, months: list[BillingMonth]) -> list[Bill]:
     """The host's bills (without lines) of these closed months, in their order; zero months included.
 
     Two queries whatever the number of months: the records, and the rate history (for the months
-    without a record); invoice_numbers adds its one when invoices exist.
+    without a record); each record's invoice comes joined to it.
     """
     records = {
         record.billing_month: record
-        for record in BillingRecord.objects.filter(host=host, billing_month__in=[m.month for m in months])
+        for record in BillingRecord.objects.select_related("invoice").filter(
+            host=host, billing_month__in=[m.month for m in months]
+        )
     }
     rates = rates_by_month(host=host, months=[m.month for m in months if m.month not in records])
-    invoices = invoice_numbers(records.values())
     bills = []
     for register in months:
         record = records.get(register.month)
@@ -195,7 +199,7 @@ def bills_for_months(*, host: Host, months: list[BillingMonth]) -> list[Bill]:
                 active_license_count=record.active_license_count,
                 wholesale_rate_usd=record.wholesale_rate_usd,
                 total_amount_usd=record.total_amount_usd,
-                invoice=invoices.get(record.pk),
+                invoice=_invoice_number(record),
                 generated_at=record.generated_at,
             )
         bills.append(bill)
@@ -252,6 +256,7 @@ def export_rows_for_records(records: QuerySet, *, chunk_size: int = 2000) -> Ite
         records.order_by("billing_month", "host__company_name", "host_id")
         .values_list(
             "billing_month",
+            "invoice__number",
             "host__company_name",
             "host__contact_email",
             "active_license_count",
@@ -260,8 +265,8 @@ def export_rows_for_records(records: QuerySet, *, chunk_size: int = 2000) -> Ite
         )
         .iterator(chunk_size=chunk_size)
     )
-    for billing_month, *rest in rows:
-        yield (f"{billing_month:%Y-%m}", *rest)
+    for billing_month, number, *rest in rows:
+        yield (f"{billing_month:%Y-%m}", number or "", *rest)
 
 
 @dataclass(frozen=True)
@@ -310,3 +315,55 @@ def months_closed(*, months) -> set[date]:
 def record_months() -> list[date]:
     """The months that have billing records, newest first (the admin's month filter)."""
     return list(BillingRecord.objects.order_by("-billing_month").values_list("billing_month", flat=True).distinct())
+
+
+# --- Invoices -------------------------------------------------------------------------------------
+
+
+def invoices_for_host(*, host: Host, status: str | None = None) -> QuerySet:
+    """The host's invoices (the caller orders and pages them), optionally of one status."""
+    invoices = Invoice.objects.filter(host=host)
+    return invoices.filter(status=status) if status else invoices
+
+
+def invoice_for_host(*, host: Host, number: str) -> Invoice:
+    """The host's invoice of this number; another host's number is not found, as an unknown one is."""
+    invoice = Invoice.objects.filter(host=host, number=number).first()
+    if invoice is None:
+        raise DomainError(ErrorCode.INVOICE_NOT_FOUND, f"No invoice {number!r}.")
+    return invoice
+
+
+def invoice_lines(invoice: Invoice):
+    """The invoice's lines: its record's billed servers (never changed), read in chunks when iterated."""
+    return _StoredLines(BillingLine, invoice.record_id)
+
+
+def invoices_overdue(queryset: QuerySet, *, today: date | None = None) -> QuerySet:
+    return queryset.filter(status=InvoiceStatus.OPEN, due_date__lt=today or timezone.now().date())
+
+
+@dataclass(frozen=True)
+class OutstandingFigures:
+    open_count: int
+    open_usd: Decimal
+    overdue_count: int
+    overdue_usd: Decimal
+
+
+def invoices_outstanding() -> OutstandingFigures:
+    """What is owed: every open invoice, and those of them past their due date (the overview)."""
+    open_invoices = Invoice.objects.filter(status=InvoiceStatus.OPEN)
+    figures = open_invoices.aggregate(n=Count("id"), usd=Sum("total_amount_usd"))
+    overdue = invoices_overdue(open_invoices).aggregate(n=Count("id"), usd=Sum("total_amount_usd"))
+    return OutstandingFigures(
+        open_count=figures["n"],
+        open_usd=money_round(figures["usd"] or Decimal(0)),
+        overdue_count=overdue["n"],
+        overdue_usd=money_round(overdue["usd"] or Decimal(0)),
+    )
+
+
+def invoice_months() -> list[date]:
+    """The months that have invoices, newest first (the admin's month filter)."""
+    return list(Invoice.objects.order_by("-billing_month").values_list("billing_month", flat=True).distinct())

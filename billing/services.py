@@ -2,14 +2,24 @@
 
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
-from billing.models import BillingLine, BillingMonth, BillingRecord, BillingWaivedLine, CloseSummary, SummaryRow
+from billing.models import (
+    BillingLine,
+    BillingMonth,
+    BillingRecord,
+    BillingWaivedLine,
+    CloseSummary,
+    Invoice,
+    InvoiceNumberSequence,
+    InvoiceStatus,
+    SummaryRow,
+)
 from billing.months import month_closable_from, month_format
 from billing.rules import LINE_FIELDS, ROW_NAMES, billable_server_count, host_bills, host_rate_rows, server_months
 from billing.selectors import closed_summary, month_is_closed
@@ -62,7 +72,11 @@ def month_close(
                 transaction.set_rollback(True)
                 return CloseSummary(month=month, outcome=CloseSummary.Outcome.DRY_RUN, rows=rows, closed_at=None)
             register = BillingMonth.objects.create(month=month, closed_at=now, closed_by=f"{actor.type}:{actor.name}")
-            summary = CloseSummary(month=month, outcome=CloseSummary.Outcome.CLOSED, rows=rows, closed_at=now)
+            # In the close's transaction: a close that fails or is rolled back takes no invoice number.
+            invoices = invoice_issue_for_month(month=month, now=now, actor=actor)
+            summary = CloseSummary(
+                month=month, outcome=CloseSummary.Outcome.CLOSED, rows=rows, closed_at=now, invoices=invoices
+            )
             audit_record(
                 actor=actor,
                 action="billing.month_closed",
@@ -224,3 +238,157 @@ def _insert_bills_in_one_statement(*, month, now, names, progress):
         progress(done, done)
     rows.sort(key=lambda row: (row.company_name.lower(), str(row.host_id)))
     return rows
+
+
+# --- Invoices -------------------------------------------------------------------------------------
+
+
+def invoice_number(year: int, sequence: int) -> str:
+    return f"INV-{year}-{sequence:05d}"
+
+
+def _take_invoice_numbers(*, year: int, count: int) -> int:
+    """Reserve `count` consecutive numbers of `year`; returns the first.
+
+    The counter row is locked until the caller's transaction ends: two closers at once are
+    serialised here, so they never share or skip a number, and a rollback returns the numbers.
+    The row is created by an INSERT that ignores a conflict, so two first-of-the-year closers both
+    end up locking the one row.
+    """
+    InvoiceNumberSequence.objects.bulk_create([InvoiceNumberSequence(year=year, last=0)], ignore_conflicts=True)
+    counter = InvoiceNumberSequence.objects.select_for_update().get(year=year)
+    first = counter.last + 1
+    counter.last += count
+    counter.save(update_fields=["last"])
+    return first
+
+
+def invoice_issue_for_month(*, month: date, now, actor: Actor) -> list[tuple]:
+    """Issue an invoice for each record of `month` above 0.00 that has none, numbered in company order.
+
+    Call it inside the transaction that closes the month (or that issues a past month's missing
+    invoices): the numbers are taken there and given back if it rolls back. A record that has an
+    invoice, voided or not, never gets another (the one-to-one on the record is the backstop).
+    Returns (number, company name, total) per invoice issued.
+    """
+    records = list(
+        BillingRecord.objects.filter(billing_month=month, total_amount_usd__gt=0, invoice__isnull=True)
+        .select_related("host")
+        .order_by("host__company_name", "host_id")
+    )
+    if not records:
+        return []
+    first = _take_invoice_numbers(year=now.year, count=len(records))
+    issuer_name, *issuer_address = settings.INVOICE_ISSUER or (DEFAULT_ISSUER_NAME,)
+    due_date = (now + timedelta(days=settings.INVOICE_DUE_DAYS)).date()
+    invoices = [
+        Invoice(
+            number=invoice_number(now.year, first + offset),
+            year=now.year,
+            sequence=first + offset,
+            record=record,
+            host=record.host,
+            billing_month=month,
+            issued_at=now,
+            due_date=due_date,
+            active_license_count=record.active_license_count,
+            wholesale_rate_usd=record.wholesale_rate_usd,
+            total_amount_usd=record.total_amount_usd,
+            issuer_name=issuer_name,
+            issuer_address="\n".join(issuer_address),
+            buyer_company_name=record.host.company_name,
+            buyer_contact_email=record.host.contact_email,
+            buyer_billing_address=record.host.billing_address,
+            buyer_tax_id=record.host.tax_id,
+        )
+        for offset, record in enumerate(records)
+    ]
+    Invoice.objects.bulk_create(invoices, batch_size=BATCH_SIZE)
+    # One audit event for the batch: the close may issue thousands, and each invoice names its month.
+    audit_record(
+        actor=actor,
+        action="invoices.issued",
+        target=invoices[0],
+        data={
+            "month": month_format(month),
+            "count": len(invoices),
+            "first": invoices[0].number,
+            "last": invoices[-1].number,
+        },
+        occurred_at=now,
+    )
+    return [(invoice.number, invoice.buyer_company_name, invoice.total_amount_usd) for invoice in invoices]
+
+
+DEFAULT_ISSUER_NAME = "Corrosion"
+
+
+@transaction.atomic
+def invoices_issue_missing(*, month: date, actor: Actor) -> list[tuple]:
+    """Issue the invoices a closed month lacks (one closed before invoices existed). Safe to re-run:
+    a record with an invoice, voided included, is never invoiced again."""
+    if not month_is_closed(month=month):
+        raise DomainError(ErrorCode.MONTH_NOT_CLOSED, f"{month_format(month)} is not closed: close it first.")
+    _lock_month(month)  # a second run waits, then finds nothing missing
+    return invoice_issue_for_month(month=month, now=timezone.now(), actor=actor)
+
+
+def _open_invoice(invoice_id):
+    invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+    if invoice.status != InvoiceStatus.OPEN:
+        raise DomainError(
+            ErrorCode.INVOICE_NOT_OPEN,
+            f"Invoice {invoice.number} is {invoice.status}: only an open invoice can change.",
+        )
+    return invoice
+
+
+@transaction.atomic
+def invoice_mark_paid(*, invoice: Invoice, paid_at: date, payment_reference: str, actor: Actor) -> Invoice:
+    """Record the payment of an open invoice: its date (not in the future) and reference. Final."""
+    reference = (payment_reference or "").strip()
+    errors = {}
+    if paid_at is None:
+        errors["paid_at"] = ["The payment date is required."]
+    elif paid_at > timezone.now().date():
+        errors["paid_at"] = ["The payment date cannot be in the future."]
+    if not reference:
+        errors["payment_reference"] = ["The payment reference is required."]
+    elif len(reference) > 200:
+        errors["payment_reference"] = ["The payment reference must be at most 200 characters."]
+    if errors:
+        raise DomainError(ErrorCode.INVALID, "The payment needs a date and a reference.", fields=errors)
+    invoice = _open_invoice(invoice.pk)
+    invoice.status = InvoiceStatus.PAID
+    invoice.paid_at = paid_at
+    invoice.payment_reference = reference
+    invoice.save(update_fields=["status", "paid_at", "payment_reference"])
+    audit_record(
+        actor=actor,
+        action="invoice.paid",
+        target=invoice,
+        data={"number": invoice.number, "paid_at": paid_at.isoformat(), "payment_reference": reference},
+    )
+    return invoice
+
+
+@transaction.atomic
+def invoice_void(*, invoice: Invoice, reason: str, actor: Actor) -> Invoice:
+    """Void an open invoice, with the reason. Final: there is no credit note yet, and its month is
+    never invoiced again."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 1000:
+        raise DomainError(
+            ErrorCode.INVALID,
+            "A reason (up to 1000 characters) is required to void an invoice.",
+            fields={"void_reason": ["A reason (up to 1000 characters) is required."]},
+        )
+    invoice = _open_invoice(invoice.pk)
+    invoice.status = InvoiceStatus.VOID
+    invoice.voided_at = timezone.now()
+    invoice.void_reason = reason
+    invoice.save(update_fields=["status", "voided_at", "void_reason"])
+    audit_record(
+        actor=actor, action="invoice.voided", target=invoice, data={"number": invoice.number, "reason": reason}
+    )
+    return invoice

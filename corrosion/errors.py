@@ -49,6 +49,9 @@ class ErrorCode(StrEnum):
     MONTH_NOT_CLOSABLE = "month_not_closable", 409
     BILL_NOT_FOUND = "bill_not_found", 404
     SUSPENDED_BY_STAFF = "suspended_by_staff", 409
+    INVOICE_NOT_FOUND = "invoice_not_found", 404
+    INVOICE_NOT_OPEN = "invoice_not_open", 409
+    MONTH_NOT_CLOSED = "month_not_closed", 409
 
     @classmethod
     def for_status(cls, status):

@@ -258,6 +258,21 @@ if not Decimal("0") <= MAX_WHOLESALE_RATE_USD <= Decimal("100000.00"):
     raise ImproperlyConfigured("MAX_WHOLESALE_RATE_USD must be from 0.00 to 100000.00.")
 PANEL_BASE_DOMAIN = env("PANEL_BASE_DOMAIN", default="panel.corrosion.gg")
 PLUGIN_DOWNLOAD_URL = env("PLUGIN_DOWNLOAD_URL", default="https://downloads.corrosion.gg/plugin/latest/Corrosion.cs")
+# Invoices (billing/documents.py): issued by the month's close, due this many days after issue.
+INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=30)
+if not 0 <= INVOICE_DUE_DAYS <= 3650:
+    raise ImproperlyConfigured("INVOICE_DUE_DAYS must be from 0 to 3650.")
+# The issuer printed on every invoice: its name, then its address lines, separated by "|" or new
+# lines ("Corrosion Ltd|1 Harbour Street|Bristol BS1 4RN|United Kingdom"). Empty: the name alone,
+# which `check --deploy` reports (billing/checks.py).
+INVOICE_ISSUER = tuple(
+    line.strip() for line in env("INVOICE_ISSUER", default="").replace("|", "\n").splitlines() if line.strip()
+)
+# Rows an invoice PDF lists; a bigger bill's PDF says how many servers it covers and the bill's CSV
+# carries the rows, so the PDF stays small however many servers a host has.
+INVOICE_PDF_MAX_LINES = env.int("INVOICE_PDF_MAX_LINES", default=1000)
+if INVOICE_PDF_MAX_LINES < 0:
+    raise ImproperlyConfigured("INVOICE_PDF_MAX_LINES must be 0 or more.")
 # How stale an API key's last_used_at may get before a request writes it again.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int("API_KEY_LAST_USED_RESOLUTION_SECONDS", default=300)
 
@@ -330,6 +345,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BillStatus": "billing.models.BillStatus",
         "LicenseStatus": "licensing.models.LicenseStatus",
+        "InvoiceStatus": "billing.models.InvoiceStatus",
     },
 }
 

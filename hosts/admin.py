@@ -17,9 +17,11 @@ from hosts.services import (
     api_key_revoke,
     host_create,
     host_update,
+    validate_billing_address,
     validate_company_name,
     validate_contact_email,
     validate_rate,
+    validate_tax_id,
 )
 
 # Issued keys wait here, under their key id, between the POST that issues them and the page that
@@ -98,7 +100,8 @@ class HostForm(forms.ModelForm):
 
     class Meta:
         model = Host
-        fields = ["company_name", "contact_email", "wholesale_rate_usd"]
+        fields = ["company_name", "contact_email", "wholesale_rate_usd", "billing_address", "tax_id"]
+        widgets = {"billing_address": forms.Textarea(attrs={"rows": 4, "cols": 60})}
 
     def _check(self, validator, name, **kwargs):
         try:
@@ -117,6 +120,12 @@ class HostForm(forms.ModelForm):
     def clean_wholesale_rate_usd(self):
         return self._check(validate_rate, "wholesale_rate_usd")
 
+    def clean_billing_address(self):
+        return self._check(validate_billing_address, "billing_address")
+
+    def clean_tax_id(self):
+        return self._check(validate_tax_id, "tax_id")
+
 
 @admin.register(Host)
 class HostAdmin(SecretLookupsRefused, DomainErrorAdminMixin, admin.ModelAdmin):
@@ -125,7 +134,16 @@ class HostAdmin(SecretLookupsRefused, DomainErrorAdminMixin, admin.ModelAdmin):
     list_display = ["company_name", "contact_email", "wholesale_rate_usd", "active", "live_licenses", "last_activity"]
     list_filter = ["active", LiveLicenseCountFilter]
     search_fields = ["company_name", "contact_email"]
-    fields = ["company_name", "contact_email", "wholesale_rate_usd", "active", "created_at", "updated_at"]
+    fields = [
+        "company_name",
+        "contact_email",
+        "wholesale_rate_usd",
+        "billing_address",
+        "tax_id",
+        "active",
+        "created_at",
+        "updated_at",
+    ]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [HostRateInline, HostAPIKeyInline]
     actions = ["issue_api_key", "issue_test_api_key", "deactivate", "activate"]
@@ -226,6 +244,8 @@ class HostAdmin(SecretLookupsRefused, DomainErrorAdminMixin, admin.ModelAdmin):
             company_name=form.cleaned_data["company_name"],
             contact_email=form.cleaned_data["contact_email"],
             wholesale_rate_usd=form.cleaned_data["wholesale_rate_usd"],
+            billing_address=form.cleaned_data["billing_address"],
+            tax_id=form.cleaned_data["tax_id"],
         )
 
     def has_delete_permission(self, request, obj=None):

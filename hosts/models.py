@@ -12,6 +12,8 @@ DEFAULT_WHOLESALE_RATE = Decimal("6.00")
 # so a month's total (count x rate) always fits its column, whatever the setting says.
 RATE_CEILING_USD = Decimal("100000.00")
 COMPANY_NAME_MAX_LENGTH = 200
+BILLING_ADDRESS_MAX_LENGTH = 500
+TAX_ID_MAX_LENGTH = 64
 
 _RATE_IN_RANGE = models.Q(wholesale_rate_usd__gte=0, wholesale_rate_usd__lte=RATE_CEILING_USD)
 
@@ -25,6 +27,9 @@ class Host(Undeletable):
     # The rate in force now; every change is also kept in HostRate, which billing reads.
     wholesale_rate_usd = models.DecimalField(max_digits=10, decimal_places=2, default=DEFAULT_WHOLESALE_RATE)
     active = models.BooleanField(default=True)
+    # Printed on invoices as the buyer; each invoice keeps its own copy, as they were at issue.
+    billing_address = models.CharField(max_length=BILLING_ADDRESS_MAX_LENGTH, blank=True, default="", db_default="")
+    tax_id = models.CharField("tax id", max_length=TAX_ID_MAX_LENGTH, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

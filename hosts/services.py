@@ -14,7 +14,15 @@ from audit.services import audit_record
 from corrosion.errors import DomainError, ErrorCode
 from corrosion.money import has_cents_only
 from hosts.keys import generate_key_id, generate_raw_key
-from hosts.models import COMPANY_NAME_MAX_LENGTH, DEFAULT_WHOLESALE_RATE, Host, HostAPIKey, HostRate
+from hosts.models import (
+    BILLING_ADDRESS_MAX_LENGTH,
+    COMPANY_NAME_MAX_LENGTH,
+    DEFAULT_WHOLESALE_RATE,
+    TAX_ID_MAX_LENGTH,
+    Host,
+    HostAPIKey,
+    HostRate,
+)
 
 KEY_ID_FORMAT = re.compile(r"[a-z0-9]{8}")
 CONTACT_EMAIL_MAX_LENGTH = Host._meta.get_field("contact_email").max_length
@@ -60,6 +68,28 @@ def validate_company_name(value) -> str:
     if _has_control_characters(name):
         raise _invalid("company_name", "The company name must not contain control characters.")
     return name
+
+
+def validate_billing_address(value) -> str:
+    """Lines of an address, as printed on invoices: new lines kept (tabs and other controls refused)."""
+    lines = [line.strip() for line in (value or "").replace("\r\n", "\n").split("\n")]
+    address = "\n".join(line for line in lines if line)
+    if len(address) > BILLING_ADDRESS_MAX_LENGTH:
+        raise _invalid(
+            "billing_address", f"The billing address must be at most {BILLING_ADDRESS_MAX_LENGTH} characters."
+        )
+    if _has_control_characters(address.replace("\n", "")):
+        raise _invalid("billing_address", "The billing address must not contain control characters.")
+    return address
+
+
+def validate_tax_id(value) -> str:
+    tax_id = (value or "").strip()
+    if len(tax_id) > TAX_ID_MAX_LENGTH:
+        raise _invalid("tax_id", f"The tax id must be at most {TAX_ID_MAX_LENGTH} characters.")
+    if _has_control_characters(tax_id):
+        raise _invalid("tax_id", "The tax id must not contain control characters.")
+    return tax_id
 
 
 def validate_contact_email(value, *, exclude_host=None) -> str:
@@ -117,8 +147,19 @@ def host_create(*, company_name, contact_email, actor, wholesale_rate_usd=DEFAUL
 
 
 @transaction.atomic
-def host_update(*, host, actor, wholesale_rate_usd=None, active=None, company_name=None, contact_email=None):
-    """Change a host; a rate change is kept in the rate history with its time."""
+def host_update(
+    *,
+    host,
+    actor,
+    wholesale_rate_usd=None,
+    active=None,
+    company_name=None,
+    contact_email=None,
+    billing_address=None,
+    tax_id=None,
+):
+    """Change a host; a rate change is kept in the rate history with its time. The billing address
+    and tax id reach only invoices issued after the change: each invoice keeps its own copy."""
     host = Host.objects.select_for_update().get(pk=host.pk)
     now = timezone.now()
     changes = {}
@@ -140,6 +181,16 @@ def host_update(*, host, actor, wholesale_rate_usd=None, active=None, company_na
         contact_email = validate_contact_email(contact_email, exclude_host=host)
         changes["contact_email"] = [host.contact_email, contact_email]
         host.contact_email = contact_email
+    if billing_address is not None:
+        billing_address = validate_billing_address(billing_address)
+        if billing_address != host.billing_address:
+            changes["billing_address"] = [host.billing_address, billing_address]
+            host.billing_address = billing_address
+    if tax_id is not None:
+        tax_id = validate_tax_id(tax_id)
+        if tax_id != host.tax_id:
+            changes["tax_id"] = [host.tax_id, tax_id]
+            host.tax_id = tax_id
     if not changes:
         return host
     try:

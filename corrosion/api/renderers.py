@@ -8,7 +8,7 @@ import csv
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from rest_framework import renderers
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
@@ -69,3 +69,24 @@ class CSVRenderer(renderers.BaseRenderer):
         if data is None:
             return b""
         return "".join(csv_lines(data)).encode(self.charset)
+
+
+PDF_CONTENT_TYPE = "application/pdf"
+
+
+class PDFRenderer(renderers.BaseRenderer):
+    """Lets `?format=pdf` and `Accept: application/pdf` select a PDF; views answer `pdf_response`."""
+
+    media_type = PDF_CONTENT_TYPE
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes) else b""
+
+
+def pdf_response(content: bytes, *, filename):
+    response = HttpResponse(content, content_type=PDF_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -214,3 +214,25 @@ def test_the_bare_ceiling_answers_an_empty_object_and_reads_the_body():
     assert b"".join(content) == b"{}"
     assert answered[0][0] == "200 OK" and answered[0][1]["Content-Type"] == "application/json"
     assert body.read() == b""
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_invoice_pdf_step_measures_the_whales_pdf_in_its_own_process(monkeypatch, settings):
+    from bench import jobs
+    from bench.report import pdf_row
+    from tests.faults.support import database_url
+
+    seeded = _seed()
+    # The measuring process reads the test database, and INVOICE_PDF_MAX_LINES caps the whale's rows.
+    monkeypatch.setenv("DATABASE_URL", database_url())
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "corrosion.settings")
+    monkeypatch.setenv("DEBUG", "1")
+    monkeypatch.setenv("INVOICE_PDF_MAX_LINES", "25")
+    big = jobs.invoice_pdf(host_id=seeded.whale_id, host_key=seeded.whale_key, month=seeded.month)
+    small = jobs.invoice_pdf(host_id=seeded.small_id, host_key=seeded.small_key, month=seeded.month)
+    assert big.servers == 60 and 0 < small.servers <= 20  # the small host has waived and terminated servers
+    assert big.peak_mb > 10 and big.seconds > 0 and big.size_kb > 0
+    row = pdf_row(big, small, max_lines=25)
+    assert row.case == "invoice PDF, host of 60 servers (rows capped at 25)"
+    assert row.met is (big.seconds < 2 and big.peak_mb / small.peak_mb <= 1.2)

@@ -68,13 +68,17 @@ def test_the_export_action_streams_the_selected_records_as_csv(staff_client):
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0] == [
         "month",
+        "invoice_number",
         "company_name",
         "contact_email",
         "active_license_count",
         "wholesale_rate_usd",
         "total_amount_usd",
     ]
-    assert [(r[1], r[3], r[5]) for r in rows[1:]] == [("Acme Hosting", "3", "18.00"), ("Zeta Hosting", "1", "6.00")]
+    assert [(r[1], r[2], r[4], r[6]) for r in rows[1:]] == [
+        ("INV-2026-00001", "Acme Hosting", "3", "18.00"),
+        ("INV-2026-00002", "Zeta Hosting", "1", "6.00"),
+    ]
 
 
 def test_the_export_action_never_writes_a_live_formula(staff_client):
@@ -84,7 +88,7 @@ def test_the_export_action_never_writes_a_live_formula(staff_client):
     ids = [str(BillingRecord.objects.get(host=host).pk)]
     response = staff_client.post("/admin/billing/billingrecord/", {"action": "export_csv", "_selected_action": ids})
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[1] == ["2026-05", "'=cmd|' /C calc'!A0", "'-ops@evil.test", "1", "6.00", "6.00"]
+    assert rows[1] == ["2026-05", "INV-2026-00001", "'=cmd|' /C calc'!A0", "'-ops@evil.test", "1", "6.00", "6.00"]
 
 
 def test_closing_a_month_previews_first_then_closes(staff_client):
@@ -100,7 +104,7 @@ def test_closing_a_month_previews_first_then_closes(staff_client):
 
     response = staff_client.post(CLOSE_URL, {"month": "2026-05", "previewed": token, "confirm": "Close 2026-05 now"})
     assert "Closed 2026-05" in response.content.decode()
-    assert messages_of(response) == [("success", "Closed 2026-05: 1 host, 2 servers, 12.00 USD.")]
+    assert messages_of(response) == [("success", "Closed 2026-05: 1 host, 2 servers, 12.00 USD; issued 1 invoice.")]
     assert BillingRecord.objects.get().total_amount_usd == 12
     assert BillingMonth.objects.get().closed_by == "staff:staff"
 

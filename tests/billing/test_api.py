@@ -59,7 +59,7 @@ def test_a_closed_month_reads_its_record_and_lines(host, host_client):
         "wholesale_rate_usd": "6.00",
         "total_amount_usd": "12.00",
         "waived_lines": [],
-        "invoice": None,
+        "invoice": "INV-2026-00001",  # issued by the close
     }
     assert [line["server_id"] for line in body["lines"]] == ["rust-a", "rust-b"]
     assert body["lines"][1] == {
@@ -131,6 +131,7 @@ def test_the_open_preview_equals_the_record_closing_writes_later(host, host_clie
     closed_csv = csv_rows(host_client.get("/api/host/billing/2026-05?format=csv"))
 
     assert (preview.pop("status"), closed.pop("status")) == ("open", "closed")
+    assert (preview.pop("invoice"), closed.pop("invoice")) == (None, "INV-2026-00001")
     assert preview == closed
     assert preview["active_license_count"] == 3
     assert preview_csv == closed_csv
@@ -294,7 +295,7 @@ def test_the_month_endpoint_query_count_does_not_grow_with_lines_or_waived_lines
     open_large = _month_queries(host_client, f"/api/host/billing/2026-06?format={fmt}")
     # The CSV lists what is billed, so it never reads the waived lines.
     waived = 1 if fmt == "json" else 0
-    assert closed_small == closed_large == 3 + waived  # key, record, lines (, waived lines)
+    assert closed_small == closed_large == 3 + waived  # key, record with its invoice, lines (, waived lines)
     # key, record, register, rate, count, servers (, waived servers): the count is its own query
     # (it was the length of a list of every line) so an open month's lines stream in constant memory.
     assert open_small == open_large == 6 + waived
@@ -314,7 +315,7 @@ def test_the_list_shows_closed_months_newest_first_with_pages(host, host_client)
         "wholesale_rate_usd": "6.00",
         "total_amount_usd": "6.00",
         "generated_at": "2026-06-10T12:00:00Z",
-        "invoice": None,
+        "invoice": "INV-2026-00004",  # February's close issued 00001, so May's is the fourth
     }
     second = host_client.get(first["next"]).json()
     assert [item["month"] for item in second["results"]] == ["2026-02"]
@@ -397,9 +398,9 @@ def test_the_list_has_every_closed_month_since_the_host_was_created_zero_months_
         ("2026-01", 0, "0.00"),  # the creation month; December 2025, closed before it, is not the host's
     ]
     assert second["next"] is None
-    assert {(item["status"], item["wholesale_rate_usd"], item["invoice"]) for item in items} == {
-        ("closed", "6.00", None)
-    }
+    assert {(item["status"], item["wholesale_rate_usd"]) for item in items} == {("closed", "6.00")}
+    # Closed in this order: March, then April; months of 0.00 have no invoice.
+    assert [item["invoice"] for item in items] == ["INV-2026-00002", "INV-2026-00001", None, None]
     assert items[2]["generated_at"] == "2026-06-10T12:00:00Z"
 
 

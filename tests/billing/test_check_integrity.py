@@ -58,6 +58,10 @@ BREAKS = {
     "billing.closed_months": ["DELETE FROM billing_months WHERE month = '2026-05-01'"],
     "billing.empty_records": ["DELETE FROM host_billing_waived_lines"],
     "hosts.rate_history": ["UPDATE hosts SET wholesale_rate_usd = 9.99"],
+    # A number taken and never issued: the next invoice would skip it.
+    "billing.invoice_numbers": ["UPDATE invoice_number_sequences SET last = last + 1"],
+    "billing.invoice_amounts": ["UPDATE invoices SET total_amount_usd = total_amount_usd + 1"],
+    "billing.invoices_issued": ["DELETE FROM invoices WHERE sequence = (SELECT max(sequence) FROM invoices)"],
     "licenses.copies": [
         "UPDATE host_licenses SET status = 'suspended' WHERE server_identifier = 'rust-00' AND status = 'active'"
     ],

@@ -16,7 +16,15 @@ from tests.factories import HostFactory, HostLicenseFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 
-HEADER = ["month", "company_name", "contact_email", "active_license_count", "wholesale_rate_usd", "total_amount_usd"]
+HEADER = [
+    "month",
+    "invoice_number",
+    "company_name",
+    "contact_email",
+    "active_license_count",
+    "wholesale_rate_usd",
+    "total_amount_usd",
+]
 
 
 @pytest.fixture
@@ -34,8 +42,9 @@ def closed_may():
 
 EXPECTED = [
     HEADER,
-    ["2026-05", "Acme, Inc.", "ap@acme.test", "3", "6.10", "18.30"],
-    ["2026-05", "Zeta Servers", "billing@zeta.test", "1", "5.00", "5.00"],
+    # Invoices are numbered in company order, as the close issued them.
+    ["2026-05", "INV-2026-00001", "Acme, Inc.", "ap@acme.test", "3", "6.10", "18.30"],
+    ["2026-05", "INV-2026-00002", "Zeta Servers", "billing@zeta.test", "1", "5.00", "5.00"],
 ]
 
 
@@ -73,7 +82,15 @@ def test_it_never_writes_a_live_formula(tmp_path):
     call_command("export_billing", "--month", "2026-05", "--output", str(target), stdout=StringIO())
     with target.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert rows[1] == ["2026-05", "'@SUM(1+1)*cmd|' /C calc'!A0", "'=1@evil.test", "1", "6.00", "6.00"]
+    assert rows[1] == [
+        "2026-05",
+        "INV-2026-00001",
+        "'@SUM(1+1)*cmd|' /C calc'!A0",
+        "'=1@evil.test",
+        "1",
+        "6.00",
+        "6.00",
+    ]
 
 
 @pytest.mark.parametrize("month", ["2026-04", "2026-06"])

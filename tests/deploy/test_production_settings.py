@@ -21,6 +21,7 @@ _NOT_INHERITED = {
     "SECURE_SSL_REDIRECT",
     "DJANGO_ALLOW_ASYNC_UNSAFE",
     "DJANGO_SETTINGS_MODULE",
+    "INVOICE_ISSUER",
 }
 
 
@@ -41,6 +42,7 @@ PRODUCTION = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "licensing.corrosion.example",
     "CSRF_TRUSTED_ORIGINS": "https://licensing.corrosion.example",
+    "INVOICE_ISSUER": "Corrosion Ltd|1 Harbour Street|Bristol BS1 4RN",
 }
 
 
@@ -48,6 +50,15 @@ def test_check_deploy_is_clean_with_the_documented_variables():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_reminds_of_a_missing_invoice_issuer_at_info_level_only():
+    env = {k: v for k, v in PRODUCTION.items() if k != "INVOICE_ISSUER"}
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "billing.I001" in output and "INVOICE_ISSUER" in output
+    assert "WARNING" not in output and "ERROR" not in output
 
 
 def test_check_deploy_catches_a_weak_secret_key():

@@ -93,3 +93,7 @@ class Command(BaseCommand):
             )
         hosts = f"Total, {summary.host_count} host{'s' if summary.host_count != 1 else ''}"
         self.stdout.write(f"{hosts:<{width}}  {summary.server_count:>8}  {'':>10}  {summary.total_amount_usd:>12}")
+        if summary.invoices:
+            first, last = summary.invoices[0][0], summary.invoices[-1][0]
+            count = len(summary.invoices)
+            self.stdout.write(f"Issued {count} invoice{'s' if count != 1 else ''}: {first} to {last}.")
