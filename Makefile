@@ -29,8 +29,12 @@ run: $(STAMP) .env
 	DEBUG=1 $(BIN)/python manage.py seed_demo --port $(PORT)
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
+# Two processes (pytest-xdist), each with its own test database: the suite spends most of its time
+# waiting on servers and subprocesses it starts. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

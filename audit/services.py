@@ -24,6 +24,10 @@ class Actor:
     def command(cls, name):
         return cls(AuditEvent.ActorType.COMMAND, name)
 
+    @classmethod
+    def system(cls, name):
+        return cls(AuditEvent.ActorType.SYSTEM, name)
+
 
 def audit_event_build(*, actor, action, target, data=None, occurred_at=None):
     """An unsaved event, for services that write many at once with bulk_create."""

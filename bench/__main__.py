@@ -1,6 +1,10 @@
 """`make bench`: seed, serve, load, close a month, export, and print one table.
 
-    python -m bench [--duration 10] [--warmup 3] [--hosts 1000 --per-host 100 --whale 100000]
+    python -m bench [--duration 6] [--warmup 2] [--hosts 1000 --per-host 100 --whale 100000]
+
+gunicorn serves the app as the README's production command does, with 2 workers x 4 threads
+(GUNICORN_WORKERS / GUNICORN_THREADS override them) and no background worker; a bare WSGI app
+(bench/bare.py), served the same way in the same run, is the ceiling every round is read against.
 
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/corrosion_bench; the
 database is dropped and created again on every run, so its name must contain "bench"),
@@ -41,9 +45,12 @@ def _environment():
         # The harness's own process logs nothing per request; the app's log goes to bench/out.
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
     }
-    for name in ("HEARTBEAT_RATE_LIMIT", "CONN_MAX_AGE", "GUNICORN_WORKERS", "GUNICORN_THREADS"):
+    for name in ("HEARTBEAT_RATE_LIMIT", "CONN_MAX_AGE", "HEARTBEAT_WSGI_ROUTE"):
         if name in os.environ:
             env[name] = os.environ[name]
+    # The issue's calibration, on a 2-core machine: -w 2 --threads 4, the app and its ceiling alike.
+    env["GUNICORN_WORKERS"] = os.environ.get("GUNICORN_WORKERS", "2")
+    env["GUNICORN_THREADS"] = os.environ.get("GUNICORN_THREADS", "4")
     return env
 
 
@@ -78,38 +85,33 @@ def _machine():
     }
 
 
-class HeartbeatKeys:
-    """Hands each wrk run license keys no earlier run used, so no heartbeat comes too soon."""
+def heartbeat_keys(license_keys, count, path):
+    """`count` live license keys drawn at random, written one a line for heartbeat.lua."""
+    import random
 
-    def __init__(self, path, load):
-        self.path = path
-        self.load = load
-        self.offset = 0
-
-    def env(self):
-        return {"BENCH_KEYS": str(self.path), "BENCH_OFFSET": str(self.offset)}
-
-    def advance(self, result):
-        # Threads share the requests unevenly: skip twice the count, plus what was in flight.
-        self.offset += 2 * result.requests + 4 * self.load.connections
+    chosen = random.sample(license_keys, min(count, len(license_keys)))
+    path.write_text("\n".join(chosen) + "\n")
+    return path
 
 
 HTTP_CASES = (
-    "healthz",
+    "bare",
     "heartbeat",
+    "healthz",
     "list_small",
     "list_whale",
     "list_whale_deep",
     "provision",
     "provision_bulk",
     "healthz_after",
+    "bare_after",
 )
-JOBS = ("checks", "close", "memory", "pdf")
+JOBS = ("checks", "close", "integrity", "memory", "pdf")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
+    parser.add_argument("--duration", type=float, default=6.0, help="seconds per measured run")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each run")
     parser.add_argument(
         "--rounds", type=int, default=3, help="times every HTTP case runs; each row shows the median round"
@@ -119,6 +121,9 @@ def main(argv=None):
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--per-host", type=int, default=100)
     parser.add_argument("--whale", type=int, default=100_000)
+    parser.add_argument(
+        "--heartbeat-keys", type=int, default=5000, help="live license keys the heartbeat draws from at random"
+    )
     parser.add_argument("--seed-only", action="store_true", help="create and seed the database, then stop")
     parser.add_argument("--reuse", action="store_true", help="skip seeding: reuse the last seeded database")
     parser.add_argument(
@@ -176,7 +181,7 @@ def main(argv=None):
     cases = [name for name in HTTP_CASES if name in only]
     if cases:
         step("HTTP under gunicorn")
-        http = _http(env, load, seeded, step, cases, args.rounds)
+        http = _http(env, load, seeded, step, cases, args.rounds, args.heartbeat_keys)
         results["http"] = {name: [asdict(result) for result in runs] for name, runs in http.items()}
 
     if "checks" in only:
@@ -199,6 +204,13 @@ def main(argv=None):
         close = jobs.month_close(month=seeded.month)
         results["month_close"] = asdict(close)
 
+    integrity = None
+    if "integrity" in only:
+        step("check_integrity on the seeded database")
+        integrity = jobs.integrity()
+        results["integrity"] = asdict(integrity)
+        print(integrity.output, end="", flush=True)
+
     if "memory" in only:
         from django.utils import timezone
 
@@ -217,7 +229,7 @@ def main(argv=None):
 
     from bench.report import render, table_rows
 
-    rows = table_rows(http=http, checked=checked, close=close, memory=memory, shape=shape)
+    rows = table_rows(http=http, checked=checked, close=close, memory=memory, shape=shape, integrity=integrity)
     if "pdf" in only:
         from django.conf import settings
 
@@ -287,7 +299,7 @@ def _load_seeded():
     return Seeded(**data)
 
 
-def _http(env, load, seeded, step, names, rounds):
+def _http(env, load, seeded, step, names, rounds, key_count):
     from django.db import connection
 
     from bench.load import CpuMeter, Server, measure
@@ -296,10 +308,10 @@ def _http(env, load, seeded, step, names, rounds):
     from licensing.selectors import licenses_for_host
 
     whale = Host.objects.get(pk=seeded.whale_id)
-    newest_first = licenses_for_host(host=whale).order_by("-provisioned_at", "-license_id")
+    newest_first = licenses_for_host(host=whale, livemode=True).order_by("-provisioned_at", "-license_id")
     middle = newest_first.values_list("provisioned_at", "license_id")[whale.host_licenses.count() // 2]
     deep_cursor = pagination._encode("n", *middle)
-    heartbeat_keys = HeartbeatKeys(OUT / "license_keys.txt", load)
+    keys_path = heartbeat_keys(seeded.license_keys, key_count, OUT / "heartbeat_keys.txt")
     nonce = secrets.token_hex(3)
     results = {}
 
@@ -310,11 +322,14 @@ def _http(env, load, seeded, step, names, rounds):
             )
             return [row[0] for row in cursor.fetchall()]
 
-    with Server(env=env, log_path=OUT / "gunicorn.log") as server:
-        meter = CpuMeter(server, backend_pids)
+    bare_server = Server(env=env, log_path=OUT / "bare.log", app="bench.bare:application", ready_path="/")
+    with Server(env=env, log_path=OUT / "gunicorn.log") as server, bare_server as bare:
+        meters = {"app": CpuMeter(server, backend_pids), "bare": CpuMeter(bare, list)}
+        bare_cases = {"bare", "bare_after"}
         cases = [
+            ("bare", "/", "get.lua", {}),
+            ("heartbeat", "/api/plugin/heartbeat", "heartbeat.lua", {"BENCH_KEYS": str(keys_path)}),
             ("healthz", "/healthz", "get.lua", {}),
-            ("heartbeat", "/api/plugin/heartbeat", "heartbeat.lua", heartbeat_keys.env),
             ("list_small", "/api/host/licenses?page_size=100", "get.lua", {"BENCH_AUTH": seeded.small_key}),
             ("list_whale", "/api/host/licenses?page_size=100", "get.lua", {"BENCH_AUTH": seeded.whale_key}),
             (
@@ -336,16 +351,16 @@ def _http(env, load, seeded, step, names, rounds):
                 {"BENCH_HOST_KEYS": str(OUT / "host_keys.txt"), "BENCH_BULK": "100", "BENCH_NONCE": nonce + "b"},
             ),
             ("healthz_after", "/healthz", "get.lua", {}),
+            ("bare_after", "/", "get.lua", {}),
         ]
         for round_number in range(1, rounds + 1):
             for name, path, script, case_env in cases:
                 if name not in names:
                     continue
                 step(f"  round {round_number}/{rounds}, {name}: {path[:60]}")
-                on_result = heartbeat_keys.advance if name == "heartbeat" else None
-                result = measure(
-                    server.url + path, script=script, load=load, env=case_env, on_result=on_result, meter=meter
-                )
+                target = bare if name in bare_cases else server
+                meter = meters["bare" if name in bare_cases else "app"]
+                result = measure(target.url + path, script=script, load=load, env=case_env, meter=meter)
                 results.setdefault(name, []).append(result)
     return results
 

@@ -137,7 +137,7 @@ def run(*, host_key, whale_id, whale_key, license_key, month):
     key_plan = HostAPIKey.objects.select_related("host").filter(key_id=key_id).explain()
 
     whale = Host.objects.get(pk=whale_id)
-    newest_first = licenses_for_host(host=whale).order_by("-provisioned_at", "-license_id")
+    newest_first = licenses_for_host(host=whale, livemode=True).order_by("-provisioned_at", "-license_id")
     middle = newest_first.values_list("provisioned_at", "license_id")[whale.host_licenses.count() // 2]
     plans = {
         "first page": _list_plan(client, whale_key, {"page_size": 100}),

@@ -6,7 +6,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -82,6 +82,35 @@ def export_memory(*, month):
         output = os.path.join(directory, "export.csv")
         report, peak = peak_rss(["export", month_format(month), output], env=os.environ.copy())
     return MemoryResult(lines=report["lines"], seconds=report["seconds"], peak_mb=peak)
+
+
+@dataclass(frozen=True)
+class IntegrityResult:
+    checks: int
+    violations: int
+    seconds: float
+    output: str
+
+
+def integrity():
+    """`manage.py check_integrity` against the seeded database (after the benchmark's close)."""
+    from corrosion.integrity import registered_checks
+
+    out = io.StringIO()
+    started = time.perf_counter()
+    try:
+        call_command("check_integrity", stdout=out, no_color=True)
+        violations = 0
+    except CommandError as error:  # the violations are in the output, one summary line per check
+        out.write(f"{error}\n")
+        violations = sum(int(line.split()[0]) for line in out.getvalue().splitlines() if "violation(s)  " in line)
+        violations = violations or 1
+    return IntegrityResult(
+        checks=len(registered_checks()),
+        violations=violations,
+        seconds=time.perf_counter() - started,
+        output=out.getvalue(),
+    )
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,8 @@ class BillingListApi(ApiView):
         description=(
             "One bill per month Corrosion has closed since your account was created, newest first, "
             "months with nothing billed included (count 0, total 0.00). Each is the bill without its "
-            "lines: get `/api/host/billing/{month}` for those, or `/api/host/billing/{month}.csv`.\n\n"
+            "lines: get `/api/host/billing/{month}` for those, or `/api/host/billing/{month}.csv`. "
+            "With a test key the list is empty: test licenses are never billed.\n\n"
             f"{PAGINATION_DESCRIPTION}"
         ),
         parameters=page_parameters(),
@@ -108,7 +109,7 @@ class BillingListApi(ApiView):
     )
     def get(self, request):
         paginator = KeysetPagination("month", parse_value=date.fromisoformat)
-        months = paginator.paginate(closed_months_for_host(host=request.user), request)
+        months = paginator.paginate(closed_months_for_host(host=request.user, livemode=request.auth.livemode), request)
         bills = bills_for_months(host=request.user, months=months)
         return paginator.response(BillingRecordOutputSerializer(bills, many=True).data)
 
@@ -145,6 +146,8 @@ class BillingMonthApi(ApiView):
             "with the license each last held in the month; `waived_lines` the servers not billed. "
             "Amounts are decimal strings (`count * rate = total`); `invoice` is the month's invoice "
             "number, or null.\n\n"
+            "With a test key: the bill your test licenses would make by the same rule, computed live, "
+            "with `status` `test` and `invoice` null. Nothing of test mode is ever billed.\n\n"
             f"{_BILL_RULE}\n\n"
             "A malformed or future month is 400; a month before your account was created is 404 "
             "`bill_not_found`. The same bill as CSV: `GET /api/host/billing/{month}.csv`."
@@ -155,7 +158,7 @@ class BillingMonthApi(ApiView):
     )
     def get(self, request, month):
         month = self._parse_month(month)
-        bill = bill_for(host=request.user, month=month)
+        bill = bill_for(host=request.user, month=month, livemode=request.auth.livemode)
         if request.accepted_renderer.format == CSVRenderer.format:
             return csv_response(self._csv_rows(bill), filename=f"corrosion-billing-{month_format(month)}.csv")
         return Response(BillOutputSerializer(bill).data)

@@ -19,6 +19,8 @@ TOTAL_MAX_DIGITS = 18
 class BillStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
     OPEN = "open", "Open (computed live)"
+    # A test key's bill: its test licenses by the same rule, computed live, never closed or billed.
+    TEST = "test", "Test mode (computed live, never billed)"
 
 
 class BillingMonth(Immutable):

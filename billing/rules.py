@@ -10,6 +10,10 @@ license held in M (mistakes included), as it stood at M's end.
 The filter, the per-server choice and sums, and each line's status at M's end run in SQL, in one
 query streamed in chunks, so the work is constant in memory and in queries whatever the number of
 licenses. The month close compiles the same querysets into its INSERT ... SELECT.
+
+Every function reads one mode's licenses: live by default, which is all that is ever billed, closed,
+exported or counted. Test-mode licenses are read only for a test key's own bill, computed live
+(`livemode=False`), and never reach a record.
 """
 
 import itertools
@@ -87,11 +91,11 @@ def _host_ids(hosts):
     return None if hosts is None else [getattr(host, "pk", host) for host in hosts]
 
 
-def licenses_held(*, month: date, hosts: Iterable | None = None) -> QuerySet:
-    """Every host license held non-terminated at some moment of `month`: provisioned before it ends,
-    not terminated before it starts (several per server possible)."""
+def licenses_held(*, month: date, hosts: Iterable | None = None, livemode: bool = True) -> QuerySet:
+    """Every host license of the mode held non-terminated at some moment of `month`: provisioned
+    before it ends, not terminated before it starts (several per server possible)."""
     start, end = month_start(month), month_end(month)
-    queryset = HostLicense.objects.filter(provisioned_at__lt=end).filter(
+    queryset = HostLicense.objects.filter(livemode=livemode, provisioned_at__lt=end).filter(
         Q(terminated_at__isnull=True) | Q(terminated_at__gte=start)
     )
     host_ids = _host_ids(hosts)
@@ -119,7 +123,7 @@ def status_at_end(month: date) -> Case:
     return Case(When(unchanged_since, then=F("status")), default=Coalesce(Subquery(last), F("status")))
 
 
-def server_months(*, month: date, hosts: Iterable | None = None) -> QuerySet:
+def server_months(*, month: date, hosts: Iterable | None = None, livemode: bool = True) -> QuerySet:
     """One row per (host, server) held in `month`, billed or waived, ordered by host then server.
 
     Rows are dicts with `host_id`, `waived` and LINE_FIELDS: the server's last license held in the
@@ -133,7 +137,7 @@ def server_months(*, month: date, hosts: Iterable | None = None) -> QuerySet:
     held_for = Coalesce(F("terminated_at") - F("provisioned_at"), Value(grace), output_field=DurationField())
     end = month_end(month)
     return (
-        licenses_held(month=month, hosts=hosts)
+        licenses_held(month=month, hosts=hosts, livemode=livemode)
         .annotate(
             server_rank=Window(RowNumber(), partition_by=server, order_by=[F("provisioned_at").desc(), F("id").desc()]),
             server_held_for=Window(Sum(held_for), partition_by=server),
@@ -158,14 +162,14 @@ def server_months(*, month: date, hosts: Iterable | None = None) -> QuerySet:
     )
 
 
-def billable_servers(*, month: date, hosts: Iterable | None = None) -> QuerySet:
+def billable_servers(*, month: date, hosts: Iterable | None = None, livemode: bool = True) -> QuerySet:
     """The billed servers of `month`: server_months without the waived ones."""
-    return server_months(month=month, hosts=hosts).filter(waived=False)
+    return server_months(month=month, hosts=hosts, livemode=livemode).filter(waived=False)
 
 
-def waived_servers(*, month: date, hosts: Iterable | None = None) -> QuerySet:
+def waived_servers(*, month: date, hosts: Iterable | None = None, livemode: bool = True) -> QuerySet:
     """The servers of `month` the grace rule waived, with the same fields as billed ones."""
-    return server_months(month=month, hosts=hosts).filter(waived=True)
+    return server_months(month=month, hosts=hosts, livemode=livemode).filter(waived=True)
 
 
 def rate_in_force(month: date) -> Coalesce:
@@ -219,16 +223,18 @@ def _bills(*, month, rates, rows):
         )
 
 
-def host_bills(*, month: date, hosts: Iterable | None = None, chunk_size: int = CHUNK_SIZE) -> Iterator[HostBill]:
+def host_bills(
+    *, month: date, hosts: Iterable | None = None, livemode: bool = True, chunk_size: int = CHUNK_SIZE
+) -> Iterator[HostBill]:
     """Each host with a server held in `month` (billed or waived), with its lines and waived lines;
     hosts with neither are left out.
 
     Two queries in all: the rates, then the servers streamed `chunk_size` rows at a time.
     """
     rates = host_rates(month=month, hosts=hosts)
-    rows = server_months(month=month, hosts=hosts).iterator(chunk_size=chunk_size)
+    rows = server_months(month=month, hosts=hosts, livemode=livemode).iterator(chunk_size=chunk_size)
     yield from _bills(month=month, rates=rates, rows=rows)
 
 
-def billable_server_count(*, month: date, hosts: Iterable | None = None) -> int:
-    return billable_servers(month=month, hosts=hosts).count()
+def billable_server_count(*, month: date, hosts: Iterable | None = None, livemode: bool = True) -> int:
+    return billable_servers(month=month, hosts=hosts, livemode=livemode).count()

@@ -75,14 +75,15 @@ class _LiveLines:
     """An open month's billed (or waived) servers by the billing rule, queried each time they are
     iterated, in chunks."""
 
-    def __init__(self, servers, *, host, month, chunk_size=2000):
+    def __init__(self, servers, *, host, month, livemode=True, chunk_size=2000):
         self.servers = servers  # billing.rules.billable_servers or waived_servers
         self.host = host
         self.month = month
+        self.livemode = livemode
         self.chunk_size = chunk_size
 
     def __iter__(self) -> Iterator[BillLine]:
-        rows = self.servers(month=self.month, hosts=[self.host])
+        rows = self.servers(month=self.month, hosts=[self.host], livemode=self.livemode)
         for row in rows.iterator(chunk_size=self.chunk_size):
             yield BillLine.from_row(row)
 
@@ -104,12 +105,16 @@ def _check_bill_exists(*, host: Host, month: date):
         )
 
 
-def bill_for(*, host: Host, month: date) -> Bill:
+def bill_for(*, host: Host, month: date, livemode: bool) -> Bill:
     """The host's bill for `month`: its record once the month is closed, else computed by the rule.
+    In test mode (`livemode` False): its test licenses' bill by the same rule, always computed live,
+    `test`, with no invoice: test licenses are never closed into a record.
 
     Raises DomainError `bill_not_found` for a month before the host's creation month.
     """
     _check_bill_exists(host=host, month=month)
+    if not livemode:
+        return _live_bill(host=host, month=month, livemode=False, status=BillStatus.TEST)
     # The invoice comes in the record's query (a LEFT JOIN): its number costs no query of its own.
     record = BillingRecord.objects.select_related("invoice").filter(host=host, billing_month=month).first()
     if record is not None:
@@ -136,26 +141,32 @@ def bill_for(*, host: Host, month: date) -> Bill:
             total_amount_usd=bill_total(count=0, rate=rate),
             generated_at=register.closed_at,
         )
-    # Open: counted, then its lines streamed when read, so a CSV of 100,000 lines never sits in
-    # memory (holding them made the process 2.9x as big as for a small month; BENCHMARKS.md). A
-    # license changing between the reads can show in one and not another: the month is live until
-    # it is closed.
+    return _live_bill(host=host, month=month, livemode=True, status=BillStatus.OPEN)
+
+
+def _live_bill(*, host: Host, month: date, livemode: bool, status: BillStatus) -> Bill:
+    # Counted, then its lines streamed when read, so a CSV of 100,000 lines never sits in memory
+    # (holding them made the process 2.9x as big as for a small month; BENCHMARKS.md). A license
+    # changing between the reads can show in one and not another: the month is live until it is closed.
     rate = host_rates(month=month, hosts=[host])[host.pk]
-    count = billable_server_count(month=month, hosts=[host])
+    count = billable_server_count(month=month, hosts=[host], livemode=livemode)
     return Bill(
         month=month,
-        status=BillStatus.OPEN,
+        status=status,
         active_license_count=count,
         wholesale_rate_usd=rate,
         total_amount_usd=bill_total(count=count, rate=rate),
-        lines=_LiveLines(billable_servers, host=host, month=month),
-        waived_lines=_LiveLines(waived_servers, host=host, month=month),
+        lines=_LiveLines(billable_servers, host=host, month=month, livemode=livemode),
+        waived_lines=_LiveLines(waived_servers, host=host, month=month, livemode=livemode),
     )
 
 
-def closed_months_for_host(*, host: Host) -> QuerySet:
+def closed_months_for_host(*, host: Host, livemode: bool) -> QuerySet:
     """The closed months since the host's creation month (the register's rows), for the bill list;
-    the caller orders and pages them, then reads them with `bills_for_months`."""
+    the caller orders and pages them, then reads them with `bills_for_months`. None in test mode:
+    test licenses are never closed into a bill."""
+    if not livemode:
+        return BillingMonth.objects.none()
     return BillingMonth.objects.filter(month__gte=month_of(host.created_at))
 
 
@@ -202,13 +213,13 @@ def bills_for_months(*, host: Host, months: list[BillingMonth]) -> list[Bill]:
 def month_to_close_default(*, now: datetime | None = None) -> date | None:
     """The latest month that can be closed and is not, or None when every such month is closed.
 
-    Months before the first license ever provisioned had nothing to bill, so the search stops there.
+    Months before the first live license ever provisioned had nothing to bill, so the search stops there.
     """
     month = month_latest_closable(now=now)
     closed = set(BillingMonth.objects.filter(month__lte=month).values_list("month", flat=True))
     if month not in closed:
         return month
-    first = HostLicense.objects.aggregate(first=Min("provisioned_at"))["first"]
+    first = HostLicense.objects.filter(livemode=True).aggregate(first=Min("provisioned_at"))["first"]
     if first is None:
         return None
     while month >= month_of(first):

@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpResponseRedirect
+from django.utils.html import format_html
 
 from corrosion.errors import DomainError
 
@@ -86,3 +87,35 @@ def time_column(field, description, *, seconds=False):
         return short_time(getattr(obj, field), seconds=seconds)
 
     return column
+
+
+def mode_badge(livemode):
+    """Live or test, as every list and page shows it: test data is visibly marked (SPEC: Test mode)."""
+    if livemode:
+        return format_html('<span class="mode-live">{}</span>', "live")
+    return format_html('<span class="mode-test" title="{}">{}</span>', "Test mode: never billed", "TEST")
+
+
+def mode_column(field="livemode"):
+    """A list column showing the row's mode with mode_badge, sortable by it."""
+
+    @admin.display(description="mode", ordering=field)
+    def column(model_admin, obj):
+        return mode_badge(getattr(obj, field))
+
+    return column
+
+
+class ModeFilter(admin.SimpleListFilter):
+    """Filter a list by mode: live (billed) or test (the hosts' sandboxes)."""
+
+    title = "mode"
+    parameter_name = "mode"
+
+    def lookups(self, request, model_admin):
+        return [("live", "Live"), ("test", "Test")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("live", "test"):
+            return queryset.filter(livemode=self.value() == "live")
+        return queryset

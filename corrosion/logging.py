@@ -191,7 +191,7 @@ def use_json_format(*loggers):
                 handler.setStream(sys.stdout)  # one stream of JSON lines, the app's and the server's
 
 
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 request_logger = logging.getLogger("corrosion.request")
 
 
@@ -207,7 +207,7 @@ class RequestLogMiddleware:
 
     def __call__(self, request):
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = incoming if REQUEST_ID_PATTERN.fullmatch(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # for the lines logged after this middleware returns
         token = request_id_var.set(request_id)
         started = time.perf_counter()

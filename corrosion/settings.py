@@ -71,6 +71,20 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "corrosion.urls"
 WSGI_APPLICATION = "corrosion.wsgi.application"
+# The heartbeat's one statement is prepared once per connection (licensing/services.py). Behind
+# PgBouncer in transaction mode that needs PgBouncer 1.21+ with max_prepared_statements; turn it
+# off with HEARTBEAT_PREPARED_STATEMENT=0 otherwise.
+HEARTBEAT_PREPARED_STATEMENT = env.bool("HEARTBEAT_PREPARED_STATEMENT", default=True)
+# Heartbeats commit without waiting for the disk (licensing/services.py says what that can lose).
+HEARTBEAT_SYNCHRONOUS_COMMIT = env.bool("HEARTBEAT_SYNCHRONOUS_COMMIT", default=False)
+# The heartbeat's WSGI route in front of Django's handler (corrosion/wsgi.py, licensing/plugin.py):
+# the same answers without the middleware stack it does not need. HEARTBEAT_WSGI_ROUTE=0 serves it
+# through the full stack (the benchmark's "before").
+WSGI_ROUTES = (
+    {"/api/plugin/heartbeat": "licensing.plugin.heartbeat_wsgi"}
+    if env.bool("HEARTBEAT_WSGI_ROUTE", default=True)
+    else {}
+)
 
 TEMPLATES = [
     {
@@ -283,6 +297,12 @@ SPECTACULAR_SETTINGS = {
         "**Authentication.** Every `/api/host/` operation takes your API key as a bearer token: "
         "`Authorization: Bearer crn_<key id>_<secret>`. A missing, unknown or revoked key is 401. You only "
         "ever see your own licenses and bills: another host's license id is 404, like an unknown one.\n\n"
+        "**Test mode.** A test key, `crn_test_<key id>_<secret>`, works on every operation exactly as a "
+        "live key does, in a sandbox of your own: it provisions test licenses (`livemode: false`, "
+        "license keys `CRN-TEST-...`), and sees only those, while a live key sees only live licenses: the "
+        "other mode's license id is 404. A `server_id` is unique per mode. Heartbeats of test licenses "
+        "are answered like live ones. Test licenses are never billed: with a test key, a month's bill is "
+        "computed live from them with `status: test` and no invoice, and the bill list is empty.\n\n"
         "**Bodies.** Requests and answers are JSON (`Content-Type: application/json`), except the bill's "
         "CSV. Every error, on every endpoint, is the `Error` body: "
         '`{"error": {"code": "...", "message": "...", "fields": {...}}}`; branch on `code`.\n\n'

@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from audit.services import Actor
-from corrosion.admin import DomainErrorAdminMixin, SecretLookupsRefused, time_column
+from corrosion.admin import DomainErrorAdminMixin, ModeFilter, SecretLookupsRefused, mode_column, time_column
 from corrosion.errors import DomainError
 from hosts.models import Host, HostAPIKey, HostRate
 from hosts.services import (
@@ -66,11 +66,12 @@ class HostRateInline(admin.TabularInline):
 
 class HostAPIKeyInline(admin.TabularInline):
     model = HostAPIKey
-    fields = ["key_id", "name", "created_at", "last_used_at", "revoked_at"]
+    fields = ["key_id", "mode", "name", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
     verbose_name_plural = "API keys (revoke them from the API keys page)"
+    mode = mode_column()
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -145,14 +146,20 @@ class HostAdmin(SecretLookupsRefused, DomainErrorAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [HostRateInline, HostAPIKeyInline]
-    actions = ["issue_api_key", "deactivate", "activate"]
+    actions = ["issue_api_key", "issue_test_api_key", "deactivate", "activate"]
 
     def get_queryset(self, request):
         # Subqueries rather than joins: a join over licenses and keys would multiply rows.
         last_key_use = HostAPIKey.objects.filter(host=OuterRef("pk")).values("host").annotate(m=Max("last_used_at"))
         live = (
             Host.objects.filter(pk=OuterRef("pk"))
-            .annotate(n=Count("host_licenses", filter=~Q(host_licenses__status="terminated")))
+            # Live licenses only: test-mode licenses are the host's sandbox and count nowhere.
+            .annotate(
+                n=Count(
+                    "host_licenses",
+                    filter=~Q(host_licenses__status="terminated") & Q(host_licenses__livemode=True),
+                )
+            )
             .values("n")
         )
         return (
@@ -246,12 +253,19 @@ class HostAdmin(SecretLookupsRefused, DomainErrorAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Issue a new API key (shown once)", permissions=["change"])
     def issue_api_key(self, request, queryset):
+        return self._issue_key(request, queryset, livemode=True)
+
+    @admin.action(description="Issue a new test-mode API key (shown once; never billed)", permissions=["change"])
+    def issue_test_api_key(self, request, queryset):
+        return self._issue_key(request, queryset, livemode=False)
+
+    def _issue_key(self, request, queryset, *, livemode):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one host to issue a key to.", messages.WARNING)
             return None
         host = queryset.get()
         name = f"admin {request.user.get_username()}"[:KEY_NAME_MAX_LENGTH]  # usernames run to 150 characters
-        issued = api_key_issue(host=host, name=name, actor=Actor.staff(request.user))
+        issued = api_key_issue(host=host, name=name, livemode=livemode, actor=Actor.staff(request.user))
         return key_show_once_redirect(request, host=host, issued=issued)
 
     @admin.action(description="Deactivate: their API keys stop working at once", permissions=["change"])
@@ -269,14 +283,15 @@ class HostAdmin(SecretLookupsRefused, DomainErrorAdminMixin, admin.ModelAdmin):
 
 @admin.register(HostAPIKey)
 class HostAPIKeyAdmin(SecretLookupsRefused, admin.ModelAdmin):
-    list_display = ["key_id", "host", "name", "created", "last_used", "revoked"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    list_display = ["key_id", "mode", "host", "name", "created", "last_used", "revoked"]
+    list_filter = [ModeFilter, ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["key_id", "host__company_name", "host__contact_email", "name"]
     list_select_related = ["host"]
-    readonly_fields = ["key_id", "host", "name", "created_at", "last_used_at", "revoked_at"]
-    exclude = ["digest"]
+    readonly_fields = ["key_id", "mode", "host", "name", "created_at", "last_used_at", "revoked_at"]
+    exclude = ["digest", "livemode"]
     actions = ["revoke"]
     never_deleted_reason = "revoke a key instead; its id stays on record."
+    mode = mode_column()
     created = time_column("created_at", "created (UTC)")
     last_used = time_column("last_used_at", "last used (UTC)")
     revoked = time_column("revoked_at", "revoked (UTC)")

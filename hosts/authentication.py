@@ -8,7 +8,7 @@ from rest_framework import authentication, exceptions
 
 from corrosion.api.exceptions import UNAUTHORIZED_MESSAGE
 from corrosion.api.throttling import LocalBlocks, client_address, record_hit
-from hosts.keys import parse_key_id
+from hosts.keys import parse_key
 from hosts.models import HostAPIKey
 from hosts.services import api_key_touch
 
@@ -56,7 +56,11 @@ verified_keys = _VerifiedKeys()
 
 
 class HostAPIKeyAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Bearer crn_<key id>_<secret>` → (host, api key).
+    """`Authorization: Bearer crn_<key id>_<secret>` (or `crn_test_…`) → (host, api key).
+
+    The api key (`request.auth`) carries the request's mode: `request.auth.livemode` is what every
+    licensing and billing read and write of the request is given, so a test key only ever reaches
+    the host's test licenses and a live key its live ones.
 
     Every way a key can be wrong (malformed, unknown, revoked, inactive host, wrong secret) ends
     in the same AuthenticationFailed, so a caller learns nothing about which key ids exist.
@@ -98,9 +102,10 @@ class HostAPIKeyAuthentication(authentication.BaseAuthentication):
     def _verified_key(self, scheme, raw_key, digest):
         if scheme.lower() != self.keyword.lower():
             raise exceptions.AuthenticationFailed(UNAUTHORIZED_MESSAGE)
-        key_id = parse_key_id(raw_key)
-        if key_id is None:
+        parsed = parse_key(raw_key)
+        if parsed is None:
             raise exceptions.AuthenticationFailed(UNAUTHORIZED_MESSAGE)
+        key_id, livemode = parsed
 
         # One indexed lookup (the unique key_id); get(), not first(), so no ORDER BY is compiled or run.
         try:
@@ -111,6 +116,10 @@ class HostAPIKeyAuthentication(authentication.BaseAuthentication):
         expected = api_key.digest if api_key is not None else "0" * 64
         matches = hmac.compare_digest(expected, digest)
         if not matches or api_key is None or api_key.revoked_at is not None or not api_key.host.active:
+            raise exceptions.AuthenticationFailed(UNAUTHORIZED_MESSAGE)
+        # The request's mode is decided here, once: the key's row says it, and the key's own prefix
+        # must say the same (the digest covers the prefix, so they cannot differ for an issued key).
+        if api_key.livemode != livemode:
             raise exceptions.AuthenticationFailed(UNAUTHORIZED_MESSAGE)
         return api_key
 

@@ -74,7 +74,8 @@ class HostRate(Immutable):
 
 
 class HostAPIKey(models.Model):
-    """One of a host's API keys, `crn_<key_id>_<secret>`, stored only as a SHA-256 digest.
+    """One of a host's API keys, `crn_<key_id>_<secret>` (test: `crn_test_<key_id>_<secret>`),
+    stored only as a SHA-256 digest.
 
     SHA-256 rather than a password hasher: the secret carries 256 random bits, so nothing is
     gained by slowing the check down, and every request pays for it.
@@ -107,7 +108,11 @@ class HostAPIKey(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.key_id} ({self.host})"
+        return f"{self.key_id} ({self.host}{'' if self.livemode else ', test'})"
+
+    @property
+    def mode(self):
+        return "live" if self.livemode else "test"
 
     @property
     def revoked(self):

@@ -203,24 +203,30 @@ def host_update(
 
 
 @transaction.atomic
-def api_key_issue(*, host, actor, name=""):
-    """Issue a new key; the raw key is returned once and never stored."""
+def api_key_issue(*, host, actor, name="", livemode=True):
+    """Issue a new key, live or test (`crn_test_…`, the host's sandbox); the raw key is returned
+    once and never stored."""
     name = validate_key_name(name)
     # A key id clash (1 in 36^8 per pair) is retried; the unique index is what catches it.
     for _ in range(5):
         key_id = generate_key_id()
-        raw_key = generate_raw_key(key_id)
+        raw_key = generate_raw_key(key_id, livemode=livemode)
         try:
             with transaction.atomic():
                 api_key = HostAPIKey.objects.create(
-                    host=host, key_id=key_id, digest=HostAPIKey.digest_of(raw_key), name=name
+                    host=host, key_id=key_id, digest=HostAPIKey.digest_of(raw_key), name=name, livemode=livemode
                 )
             break
         except IntegrityError:
             continue
     else:
         raise DomainError(ErrorCode.SERVICE_UNAVAILABLE, "Could not find a free key id; try again.", retry_after=1)
-    audit_record(actor=actor, action="api_key.issued", target=host, data={"key_id": key_id, "name": name})
+    audit_record(
+        actor=actor,
+        action="api_key.issued",
+        target=host,
+        data={"key_id": key_id, "name": name, "livemode": livemode},
+    )
     return IssuedKey(api_key=api_key, raw_key=raw_key)
 
 

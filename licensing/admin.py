@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 from audit.admin import audit_data_html
 from audit.selectors import audit_events_for
 from audit.services import Actor
-from corrosion.admin import SecretLookupsRefused, time_column
+from corrosion.admin import ModeFilter, SecretLookupsRefused, mode_column, time_column
 from corrosion.errors import DomainError
 from licensing.models import HostLicense
 from licensing.selectors import is_online, online_q, online_since
@@ -32,8 +32,17 @@ class OnlineFilter(admin.SimpleListFilter):
 
 @admin.register(HostLicense)
 class HostLicenseAdmin(SecretLookupsRefused, admin.ModelAdmin):
-    list_display = ["server_identifier", "host", "customer_email", "status", "online", "last_seen", "provisioned"]
-    list_filter = ["status", OnlineFilter, ("host", admin.RelatedOnlyFieldListFilter)]
+    list_display = [
+        "server_identifier",
+        "mode",
+        "host",
+        "customer_email",
+        "status",
+        "online",
+        "last_seen",
+        "provisioned",
+    ]
+    list_filter = [ModeFilter, "status", OnlineFilter, ("host", admin.RelatedOnlyFieldListFilter)]
     # A license is found by its whole key (as a customer reads it out), never by a piece of one:
     # a substring search would let the list answer "which keys contain ...?" a character at a time.
     search_fields = ["=license__license_key", "server_identifier", "customer_email", "license__hostname"]
@@ -44,6 +53,7 @@ class HostLicenseAdmin(SecretLookupsRefused, admin.ModelAdmin):
     never_deleted_reason = "terminate a license instead; its history and bills stay."
     fields = [
         "api_id",
+        "mode",
         "host",
         "server_identifier",
         "customer_email",
@@ -93,6 +103,9 @@ class HostLicenseAdmin(SecretLookupsRefused, admin.ModelAdmin):
         return is_online(obj, self._online_since)
 
     last_seen = time_column("last_seen_at", "last seen (UTC)")
+
+    # Test licenses are the hosts' sandboxes: staff may look, and every row and page says TEST.
+    mode = mode_column()
 
     provisioned = time_column("provisioned_at", "provisioned (UTC)")
 

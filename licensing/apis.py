@@ -78,7 +78,11 @@ class ProvisionApi(LicenseApiView):
         raw_items = request.data if bulk else [request.data]
         items = self._parse(raw_items, bulk=bulk)
         results = license_provision(
-            host=request.user, items=items, actor=Actor.host_key(request.auth.key_id), bulk=bulk
+            host=request.user,
+            items=items,
+            actor=Actor.host_key(request.auth.key_id),
+            livemode=request.auth.livemode,
+            bulk=bulk,
         )
 
         data = LicenseOutputSerializer([r.host_license for r in results], many=True, context=self._context()).data
@@ -151,13 +155,16 @@ class LicenseListApi(LicenseApiView):
     def get(self, request):
         paginator = KeysetPagination("provisioned_at", id_field="license_id", filters=self.FilterSerializer)
         filters = paginator.parse_query(request)
-        rows = paginator.paginate(licenses_for_host(host=request.user, filters=filters), request)
+        rows = paginator.paginate(
+            licenses_for_host(host=request.user, livemode=request.auth.livemode, filters=filters), request
+        )
         data = LicenseOutputSerializer(rows, many=True, context={"online_since": online_since()}).data
         return paginator.response(data)
 
 
 def _own_license(request, license_id):
-    host_license = license_for_host(host=request.user, license_id=license_id)
+    # The key's mode: a test key's request finds only test licenses, a live key's only live ones.
+    host_license = license_for_host(host=request.user, livemode=request.auth.livemode, license_id=license_id)
     if host_license is None:
         raise NotFound()
     return host_license

@@ -13,17 +13,20 @@ SUBDOMAIN_SUFFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 SUBDOMAIN_STEM_LENGTH = 40
 
 
+# A test-mode license's key starts CRN-TEST- (then the same 150 random bits): a key pasted into a
+# support ticket or a config file says which world it belongs to.
+TEST_KEY_PREFIX = "CRN-TEST-"
 # What generate_license_key makes; anything else cannot be a license key and never reaches the database.
-LICENSE_KEY_PATTERN = re.compile(rf"^CRN(-[{KEY_ALPHABET}]{{{KEY_GROUP_LENGTH}}}){{{KEY_GROUPS}}}$")
+LICENSE_KEY_PATTERN = re.compile(rf"^CRN(-TEST)?(-[{KEY_ALPHABET}]{{{KEY_GROUP_LENGTH}}}){{{KEY_GROUPS}}}$")
 
 
-def generate_license_key():
+def generate_license_key(*, livemode=True):
     # One draw of 150 random bits, 5 per character (the alphabet has 32 symbols, so each is
     # uniform), rather than a system call per character.
     bits = secrets.randbits(KEY_GROUPS * KEY_GROUP_LENGTH * 5)
     characters = [KEY_ALPHABET[(bits >> (5 * i)) & 31] for i in range(KEY_GROUPS * KEY_GROUP_LENGTH)]
     groups = ("".join(characters[g * KEY_GROUP_LENGTH : (g + 1) * KEY_GROUP_LENGTH]) for g in range(KEY_GROUPS))
-    return "CRN-" + "-".join(groups)
+    return ("CRN-" if livemode else TEST_KEY_PREFIX) + "-".join(groups)
 
 
 def generate_companion_token():

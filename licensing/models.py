@@ -8,6 +8,7 @@ from django.db.models.functions import Upper
 from audit.models import AuditEvent
 from corrosion.db import Immutable, Undeletable
 from hosts.models import Host
+from licensing.keys import TEST_KEY_PREFIX
 
 
 class LicenseStatus(models.TextChoices):
@@ -17,6 +18,10 @@ class LicenseStatus(models.TextChoices):
 
 
 _STATUS_VALID = Q(status__in=LicenseStatus.values)
+# A test license's key says so (CRN-TEST-...), and only a test license's key does.
+_KEY_PREFIX_MATCHES_MODE = Q(livemode=True) & ~Q(license_key__startswith=TEST_KEY_PREFIX) | Q(
+    livemode=False, license_key__startswith=TEST_KEY_PREFIX
+)
 # Terminated exactly when it has a termination time: billing reads terminated_at.
 _TERMINATED_HAS_TIME = Q(status=LicenseStatus.TERMINATED, terminated_at__isnull=False) | (
     ~Q(status=LicenseStatus.TERMINATED) & Q(terminated_at__isnull=True)
@@ -50,6 +55,7 @@ class License(Undeletable):
         constraints = [
             models.CheckConstraint(condition=_STATUS_VALID, name="licenses_status_valid"),
             models.CheckConstraint(condition=_TERMINATED_HAS_TIME, name="licenses_terminated_at_matches_status"),
+            models.CheckConstraint(condition=_KEY_PREFIX_MATCHES_MODE, name="licenses_key_prefix_matches_mode"),
         ]
         indexes = [
             # The host API's `?hostname=` filter, which ignores case (Django's iexact is UPPER(...) = UPPER(...)).
@@ -63,8 +69,8 @@ class License(Undeletable):
 class HostLicense(Undeletable):
     """A license as one host holds it, for one of its servers.
 
-    `status` and `terminated_at` copy the license's, because the database can only enforce
-    "one live license per server of a host" on columns of this table.
+    `status`, `terminated_at` and `livemode` copy the license's, because the database can only
+    enforce "one non-terminated license per server of a host in each mode" on columns of this table.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -87,10 +93,11 @@ class HostLicense(Undeletable):
         ordering = ["-provisioned_at", "-license"]
         verbose_name = "license"
         constraints = [
+            # Per mode: a host's test server "rust-nyc-01" and its live one are two servers.
             models.UniqueConstraint(
-                fields=["host", "server_identifier"],
+                fields=["host", "livemode", "server_identifier"],
                 condition=~Q(status=LicenseStatus.TERMINATED),
-                name="host_licenses_one_live_per_server",
+                name="host_licenses_one_per_server_per_mode",
             ),
             models.CheckConstraint(condition=_STATUS_VALID, name="host_licenses_status_valid"),
             models.CheckConstraint(condition=_TERMINATED_HAS_TIME, name="host_licenses_terminated_at_matches_status"),

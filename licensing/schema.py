@@ -91,10 +91,11 @@ COMPONENTS = {
     "HeartbeatResponse": {
         "type": "object",
         "description": "Whether the plugin may run.",
-        "required": ["status", "valid"],
+        "required": ["status", "valid", "livemode"],
         "properties": {
             "status": ref("LicenseStatus"),
             "valid": {"type": "boolean", "description": "true only while the license is `active`"},
+            "livemode": {"type": "boolean", "description": "true for a live license, false for a test-mode one"},
         },
     },
 }

@@ -13,6 +13,7 @@ SHOWN_FIELDS = (
     "server_identifier",
     "customer_email",
     "status",
+    "livemode",
     "provisioned_at",
     "last_seen_at",
     "license__hostname",
@@ -41,8 +42,9 @@ def is_online(host_license, since):
     )
 
 
-def licenses_for_host(*, host, filters=None):
-    """The host's licenses, every row joined to its license in the same query.
+def licenses_for_host(*, host, livemode, filters=None):
+    """The host's licenses of one mode (live, or its test sandbox), every row joined to its license
+    in the same query. The mode is the caller's key's: the other mode's licenses do not exist for it.
 
     Each filter is index-backed for the common case: `license_key` by the licenses' unique key,
     `hostname` by licenses_hostname_upper_idx, `customer_email` by host_licenses_email_idx,
@@ -50,7 +52,7 @@ def licenses_for_host(*, host, filters=None):
     """
     filters = filters or {}
     # Only what the API shows: a page of 100 parsed some 500 timestamps it never rendered.
-    queryset = HostLicense.objects.filter(host=host).select_related("license").only(*SHOWN_FIELDS)
+    queryset = HostLicense.objects.filter(host=host, livemode=livemode).select_related("license").only(*SHOWN_FIELDS)
     if "status" in filters:
         queryset = queryset.filter(status=filters["status"])
     if "server_id" in filters:
@@ -67,6 +69,7 @@ def licenses_for_host(*, host, filters=None):
     return queryset
 
 
-def license_for_host(*, host, license_id):
-    """One of the host's licenses, or None: another host's license is as unknown as a made-up id."""
-    return licenses_for_host(host=host).filter(license_id=license_id).first()
+def license_for_host(*, host, livemode, license_id):
+    """One of the host's licenses of this mode, or None: another host's license, or one of the other
+    mode, is as unknown as a made-up id."""
+    return licenses_for_host(host=host, livemode=livemode).filter(license_id=license_id).first()

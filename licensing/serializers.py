@@ -24,6 +24,9 @@ class LicenseOutputSerializer(serializers.Serializer):
     hostname = serializers.CharField(source="license.hostname")
     customer_email = serializers.EmailField()
     status = serializers.ChoiceField(choices=LicenseStatus.choices)
+    livemode = serializers.BooleanField(
+        help_text="true for a live license (billed), false for a test-mode license (made with a test key; never billed)."
+    )
     license_key = serializers.CharField(source="license.license_key")
     companion_token = serializers.CharField(source="license.companion_token")
     plugin_download_url = serializers.SerializerMethodField()
@@ -53,6 +56,7 @@ class LicenseOutputSerializer(serializers.Serializer):
             "hostname": license.hostname,
             "customer_email": instance.customer_email,
             "status": instance.status,
+            "livemode": instance.livemode,
             "license_key": license.license_key,
             "companion_token": license.companion_token,
             "plugin_download_url": settings.PLUGIN_DOWNLOAD_URL,

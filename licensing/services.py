@@ -2,19 +2,23 @@
 
 import hashlib
 import math
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
+from psycopg.pq import TransactionStatus
 
-from audit.services import audit_event_build, audit_record, audit_record_many
+from audit.services import Actor, audit_event_build, audit_record, audit_record_many
 from corrosion.errors import DomainError, ErrorCode
 from corrosion.limits import parse_rate
 from hosts.models import Host
+from licensing import status_backfill
 from licensing.keys import generate_companion_token, generate_license_key, generate_subdomain
 from licensing.models import HostLicense, License, LicenseStatus, LicenseStatusChange
 
@@ -85,15 +89,18 @@ def customers_for_emails(emails):
     return {email.lower(): users[username] for username, email in by_username.items()}
 
 
-def license_provision(*, host, items, actor, bulk=False):
+def license_provision(*, host, items, actor, livemode, bulk=False):
     """Provision a license per item, all or nothing; items already provisioned come back as retries.
+
+    `livemode` False provisions test licenses (keys CRN-TEST-..., never billed); retries and
+    conflicts are looked for among the licenses of the same mode only.
 
     Raises DomainError `server_id_conflict` (nothing written) when an item's server_id is live with
     another hostname or customer e-mail: for a `bulk` call with a code and message per item index.
     """
     for _ in range(PROVISION_ATTEMPTS):
         try:
-            return _provision_once(host=host, items=items, actor=actor, bulk=bulk)
+            return _provision_once(host=host, items=items, actor=actor, livemode=livemode, bulk=bulk)
         except IntegrityError:
             continue
     # Every attempt lost a race: nothing was written, and a retry shortly will find the winner's rows.
@@ -111,12 +118,12 @@ def _server_id_conflict(conflicts, *, bulk):
 
 
 @transaction.atomic
-def _provision_once(*, host, items, actor, bulk):
+def _provision_once(*, host, items, actor, livemode, bulk):
     Host.objects.select_for_update().filter(pk=host.pk).values_list("pk", flat=True).get()
     live = {
         host_license.server_identifier: host_license
         for host_license in HostLicense.objects.filter(
-            host=host, server_identifier__in=[i.server_id for i in items]
+            host=host, livemode=livemode, server_identifier__in=[i.server_id for i in items]
         ).exclude(status=LicenseStatus.TERMINATED)
     }
     if live:
@@ -137,7 +144,7 @@ def _provision_once(*, host, items, actor, bulk):
         raise _server_id_conflict(conflicts, bulk=bulk)
 
     new_items = [item for item in items if item.server_id not in live]
-    created = _create_licenses(host=host, items=new_items, actor=actor) if new_items else {}
+    created = _create_licenses(host=host, items=new_items, actor=actor, livemode=livemode) if new_items else {}
     return [
         ProvisionResult(host_license=live[item.server_id], created=False)
         if item.server_id in live
@@ -146,18 +153,19 @@ def _provision_once(*, host, items, actor, bulk):
     ]
 
 
-def _create_licenses(*, host, items, actor):
+def _create_licenses(*, host, items, actor, livemode):
     now = timezone.now()
     customers = customers_for_emails(item.customer_email for item in items)
     licenses, host_licenses, events, history = [], {}, [], []
     for item in items:
         license = License(
-            license_key=generate_license_key(),
+            license_key=generate_license_key(livemode=livemode),
             companion_token=generate_companion_token(),
             customer=customers[item.customer_email.lower()],
             hostname=item.hostname,
             subdomain=generate_subdomain(item.hostname),
             status=LicenseStatus.ACTIVE,
+            livemode=livemode,
             provisioned_at=now,
             status_changed_at=now,
         )
@@ -168,6 +176,7 @@ def _create_licenses(*, host, items, actor):
             server_identifier=item.server_id,
             customer_email=item.customer_email,
             status=LicenseStatus.ACTIVE,
+            livemode=livemode,
             provisioned_at=now,
         )
         history.append(_status_change(license=license, sequence=1, status=LicenseStatus.ACTIVE, at=now, actor=actor))
@@ -176,7 +185,12 @@ def _create_licenses(*, host, items, actor):
                 actor=actor,
                 action="license.provisioned",
                 target=license,
-                data={"host_id": str(host.pk), "server_id": item.server_id, "customer_email": item.customer_email},
+                data={
+                    "host_id": str(host.pk),
+                    "server_id": item.server_id,
+                    "customer_email": item.customer_email,
+                    "livemode": livemode,
+                },
                 occurred_at=now,
             )
         )
@@ -238,8 +252,20 @@ def _license_transition(*, host_license, change, actor):
         host_license.terminated_at = now
         host_fields.append("terminated_at")
     host_license.save(update_fields=host_fields)
-    sequence = last.sequence + 1 if last else 1
-    _status_change(license=license, sequence=sequence, status=target, at=now, actor=actor).save(force_insert=True)
+    if last is None:
+        # Provisioned by the previous release while this one rolled out (after the history's
+        # back-fill): the history starts at provisioning, as backfill_status_history would write it.
+        last = _status_change(
+            license=license,
+            sequence=1,
+            status=LicenseStatus.ACTIVE,
+            at=license.provisioned_at,
+            actor=Actor.system(status_backfill.UNKNOWN),
+        )
+        last.save(force_insert=True)
+    _status_change(license=license, sequence=last.sequence + 1, status=target, at=now, actor=actor).save(
+        force_insert=True
+    )
     audit_record(
         actor=actor,
         action=_ACTIONS[change],
@@ -298,6 +324,7 @@ class HeartbeatResult:
     known: bool  # a license has this key
     status: str | None = None  # the license's status, when the heartbeat was recorded
     retry_after: int | None = None  # seconds, when it came too soon after the last accepted one
+    livemode: bool | None = None  # live (billed) or test, when the heartbeat was recorded
 
 
 # One statement records an accepted heartbeat and tells the license's status. The per-license
@@ -310,7 +337,7 @@ UPDATE host_licenses
        player_count = COALESCE(%s, player_count)
  WHERE license_id = (SELECT id FROM licenses WHERE license_key = %s)
    AND (last_seen_at IS NULL OR last_seen_at <= %s)
-RETURNING status
+RETURNING status, livemode
 """
 # Only when nothing was recorded: is the key unknown, or was the heartbeat too soon?
 _LAST_SEEN = """
@@ -319,28 +346,129 @@ SELECT last_seen_at FROM host_licenses
 """
 
 
+# On PostgreSQL the three answers (recorded, too soon, unknown) come from one statement and one
+# round trip: the license's row is read once, the UPDATE re-checks the limit on the row's latest
+# version (so two heartbeats racing still record one), and the last accepted time comes back when
+# nothing was recorded. Prepared once per connection (psycopg's prepare=True): the plan is not
+# made again for each of the busiest path's calls.
+_RECORD_HEARTBEAT_PG = """
+WITH target AS (
+    SELECT id, last_seen_at FROM host_licenses
+     WHERE license_id = (SELECT id FROM licenses WHERE license_key = %(key)s)
+), recorded AS (
+    UPDATE host_licenses
+       SET last_seen_at = %(now)s,
+           plugin_version = COALESCE(%(version)s, host_licenses.plugin_version),
+           player_count = COALESCE(%(players)s, host_licenses.player_count)
+      FROM target
+     WHERE host_licenses.id = target.id
+       AND (host_licenses.last_seen_at IS NULL OR host_licenses.last_seen_at <= %(since)s)
+    RETURNING host_licenses.status, host_licenses.livemode
+)
+SELECT recorded.status, recorded.livemode, target.last_seen_at{commit} FROM target LEFT JOIN recorded ON true
+"""
+# A heartbeat is committed without waiting for its WAL to reach the disk (asynchronous commit, for
+# this statement's own transaction only: SET LOCAL). That wait was most of a heartbeat's time (an
+# fsync, ~3 ms here, with a thread held for it). What a database crash can lose is the last
+# fraction of a second of heartbeats (wal_writer_delay x 3), never a half-written row: a plugin
+# beats again within the minute, and nothing billable rides on last_seen_at.
+# HEARTBEAT_SYNCHRONOUS_COMMIT=1 waits for the disk as every other write does.
+_RECORD_HEARTBEAT_PG_SYNC = _RECORD_HEARTBEAT_PG.format(commit="")
+_RECORD_HEARTBEAT_PG_ASYNC = _RECORD_HEARTBEAT_PG.format(commit=", set_config('synchronous_commit', 'off', true)")
+
+
 def heartbeat_record(*, license_key, version=None, players=None):
-    """Record that the plugin on a license's server is alive; at most two SQL statements.
+    """Record that the plugin on a license's server is alive: one SQL statement on PostgreSQL,
+    at most two elsewhere.
 
     No transaction: the one UPDATE is atomic on its own.
     """
     limit, period = parse_rate(settings.HEARTBEAT_RATE_LIMIT)
     interval = timedelta(seconds=period / limit)
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        return _heartbeat_record_postgresql(license_key, version, players, now, interval)
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.execute(_RECORD_HEARTBEAT, [adapt(now), version, players, license_key, adapt(now - interval)])
         row = cursor.fetchone()
         if row is not None:
-            return HeartbeatResult(known=True, status=row[0])
+            return HeartbeatResult(known=True, status=row[0], livemode=bool(row[1]))
         cursor.execute(_LAST_SEEN, [license_key])
         row = cursor.fetchone()
     if row is None:
         return HeartbeatResult(known=False)
-    last_seen = row[0]
+    return _too_soon(row[0], now, interval)
+
+
+def _heartbeat_record_postgresql(license_key, version, players, now, interval):
+    params = {"key": license_key, "now": now, "version": version, "players": players, "since": now - interval}
+    reused = _skip_health_check_round_trip()
+    try:
+        row = _execute_heartbeat(params)
+    except OperationalError:
+        # A reused connection the server dropped (a restart, a failover, an idle timeout) fails on
+        # its first statement instead of on Django's SELECT 1: connect again and send it once more.
+        # (Had the server run it before the connection broke, the second is refused as too soon: a
+        # 429 the plugin retries.) A statement timeout or a silent server leaves no retry.
+        raw = connection.connection
+        if not reused or raw is None or not raw.broken:
+            raise
+        connection.close()
+        row = _execute_heartbeat(params)
+    if row is None:
+        return HeartbeatResult(known=False)
+    status, livemode, last_seen = row
+    if status is not None:
+        return HeartbeatResult(known=True, status=status, livemode=livemode)
+    return _too_soon(last_seen, now, interval)
+
+
+def _skip_health_check_round_trip():
+    """CONN_HEALTH_CHECKS' `SELECT 1` is a round trip per request, as dear as the heartbeat's own
+    statement; psycopg knows locally whether its connection is open and idle. Whether the server
+    still holds it shows in the statement itself (the retry above). True when a connection is reused."""
+    raw = connection.connection
+    if raw is None or not connection.health_check_enabled or connection.health_check_done:
+        return raw is not None
+    if raw.closed or raw.info.transaction_status not in (TransactionStatus.IDLE, TransactionStatus.INTRANS):
+        connection.close()  # Django's check would have failed too: a new connection below
+        return False
+    connection.health_check_done = True
+    return True
+
+
+def _execute_heartbeat(params):
+    # Django's cursor() for its connection and error mapping; a psycopg cursor of our own on that
+    # connection, because Django's binds parameters on the client, which cannot prepare.
+    with connection.cursor(), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        prepare = settings.HEARTBEAT_PREPARED_STATEMENT
+        if prepare and connection.connection.prepare_threshold is None:
+            # Django turns psycopg's prepared statements off (None); prepare=True needs them on. A
+            # threshold no query reaches keeps every other statement unprepared, as before.
+            connection.connection.prepare_threshold = 2**31
+        # Inside a caller's transaction, SET LOCAL would reach that transaction's other writes.
+        asynchronous = not settings.HEARTBEAT_SYNCHRONOUS_COMMIT and not connection.in_atomic_block
+        sql = _RECORD_HEARTBEAT_PG_ASYNC if asynchronous else _RECORD_HEARTBEAT_PG_SYNC
+        started = time.monotonic()
+        cursor.execute(sql, params, prepare=prepare)
+        row = cursor.fetchone()
+        if connection.queries_logged:  # counted where Django counts its own (query budgets, debug)
+            connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    return row[:3] if row else row
+
+
+def _too_soon(last_seen, now, interval):
     if isinstance(last_seen, str):
         last_seen = datetime.fromisoformat(last_seen)
     if last_seen is not None and last_seen.tzinfo is None:  # SQLite keeps UTC without a zone
         last_seen = last_seen.replace(tzinfo=UTC)
     wait = (last_seen + interval - now).total_seconds() if last_seen else 1
     return HeartbeatResult(known=True, retry_after=max(1, math.ceil(wait)))
+
+
+@transaction.atomic
+def status_history_backfill():
+    """Adds the status history the previous release's writes lacked (see licensing/status_backfill.py);
+    (licenses given a history, histories closed on their license's status). Safe to re-run."""
+    return status_backfill.backfill(connection)

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from audit.services import Actor
 from hosts.services import host_create
+from tests.factories import licenses_in_mode
 
 
 def pytest_collection_modifyitems(config, items):
@@ -121,6 +122,14 @@ def other_host_client(db, command_actor):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.raw_key}")
     return client
+
+
+@pytest.fixture(params=[True, False], ids=["live", "test"])
+def livemode(request):
+    """Run a test once per mode (SPEC: Test mode), where behaviour must match: factories build
+    licenses in the mode, and `tests.modes.in_mode` gives the host's key of the mode."""
+    with licenses_in_mode(request.param):
+        yield request.param
 
 
 @pytest.fixture

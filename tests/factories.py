@@ -1,3 +1,4 @@
+from contextlib import contextmanager
 from datetime import timedelta
 
 import factory
@@ -11,6 +12,23 @@ from licensing.keys import generate_license_key
 from licensing.models import HostLicense, License, LicenseStatus, LicenseStatusChange
 
 FACTORY_ACTOR = Actor.command("factory")
+
+# The mode factories build licenses in unless told: live, or test inside `licenses_in_mode(False)`
+# (the `livemode` fixture), so one suite of tests runs once per mode without being copied.
+_mode = {"livemode": True}
+
+
+def factory_livemode():
+    return _mode["livemode"]
+
+
+@contextmanager
+def licenses_in_mode(livemode):
+    previous, _mode["livemode"] = _mode["livemode"], livemode
+    try:
+        yield livemode
+    finally:
+        _mode["livemode"] = previous
 
 
 class HostFactory(factory.django.DjangoModelFactory):
@@ -50,7 +68,8 @@ class HostAPIKeyFactory(factory.django.DjangoModelFactory):
 
     host = factory.SubFactory(HostFactory)
     key_id = factory.LazyFunction(generate_key_id)
-    raw_key = factory.LazyAttribute(lambda o: generate_raw_key(o.key_id))
+    livemode = True
+    raw_key = factory.LazyAttribute(lambda o: generate_raw_key(o.key_id, livemode=o.livemode))
     digest = factory.LazyAttribute(lambda o: HostAPIKey.digest_of(o.raw_key))
 
 
@@ -67,7 +86,8 @@ class LicenseFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = License
 
-    license_key = factory.LazyFunction(generate_license_key)
+    livemode = factory.LazyFunction(factory_livemode)
+    license_key = factory.LazyAttribute(lambda o: generate_license_key(livemode=o.livemode))
     companion_token = factory.Sequence(lambda n: f"companion-{n:032d}")
     customer = factory.SubFactory(UserFactory)
     hostname = factory.Sequence(lambda n: f"play{n}.example.test")
@@ -87,11 +107,13 @@ class HostLicenseFactory(factory.django.DjangoModelFactory):
     host = factory.SubFactory(HostFactory)
     server_identifier = factory.Sequence(lambda n: f"rust-{n:05d}")
     status = LicenseStatus.ACTIVE
+    livemode = factory.LazyFunction(factory_livemode)
     provisioned_at = factory.LazyFunction(timezone.now)
     terminated_at = factory.LazyAttribute(lambda o: o.provisioned_at if o.status == LicenseStatus.TERMINATED else None)
     license = factory.SubFactory(
         LicenseFactory,
         status=factory.SelfAttribute("..status"),
+        livemode=factory.SelfAttribute("..livemode"),
         provisioned_at=factory.SelfAttribute("..provisioned_at"),
         terminated_at=factory.SelfAttribute("..terminated_at"),
     )

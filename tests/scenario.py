@@ -52,12 +52,14 @@ def build_history():
                 for n in range(8)
             ],
             actor=as_acme,
+            livemode=True,
             bulk=True,
         )
         license_provision(
             host=zeta,
             items=[ProvisionItem(server_id="eu-1", hostname="eu1.zeta.test", customer_email="gamer@zeta.test")],
             actor=Actor.host_key(keys[1][4:12]),
+            livemode=True,
         )
     acme_licenses = {hl.server_identifier: hl for hl in HostLicense.objects.filter(host=acme)}
     with time_machine.travel(_at(2026, 4, 10, 12), tick=False):
@@ -73,6 +75,7 @@ def build_history():
             host=acme,
             items=[ProvisionItem(server_id="oops", hostname="oops.acme.test", customer_email="c0@acme.test")],
             actor=as_acme,
+            livemode=True,
         )
     with time_machine.travel(_at(2026, 5, 1, 6), tick=False):
         mistake = HostLicense.objects.get(host=acme, server_identifier="oops")
@@ -86,6 +89,7 @@ def build_history():
             host=trial,
             items=[ProvisionItem(server_id="try-1", hostname="try.trial.test", customer_email="t@trial.test")],
             actor=Actor.host_key(keys[2][4:12]),
+            livemode=True,
         )
     with time_machine.travel(_at(2026, 5, 21, 9), tick=False):
         license_terminate(

@@ -5,6 +5,7 @@ from django.http import JsonResponse
 from corrosion.errors import DomainError, ErrorCode
 
 DATABASE_RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE_MESSAGE = "The service is temporarily unavailable; retry shortly."
 
 
 def error_body(code: ErrorCode, message: str, fields=None) -> dict:
@@ -29,6 +30,6 @@ def database_unavailable_response() -> JsonResponse:
     """The database is down or unreachable: a client should retry, not see a 500."""
     return error_response(
         ErrorCode.SERVICE_UNAVAILABLE,
-        "The service is temporarily unavailable; retry shortly.",
+        DATABASE_UNAVAILABLE_MESSAGE,
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
     )

@@ -197,4 +197,9 @@ class LocalBlocks:
 def client_address(request):
     """The client's address for per-address limits: REMOTE_ADDR, or the header CLIENT_IP_HEADER
     names, which only the TLS proxy in front may set."""
-    return request.META.get(settings.CLIENT_IP_HEADER) or request.META.get("REMOTE_ADDR", "")
+    return client_address_of(request.META)
+
+
+def client_address_of(meta):
+    """client_address() from a request's META or a WSGI environ (the same keys)."""
+    return meta.get(settings.CLIENT_IP_HEADER) or meta.get("REMOTE_ADDR", "")

@@ -64,8 +64,12 @@ def test_the_schema_is_openapi_3_with_the_bearer_scheme(schema):
     assert scheme == {
         "type": "http",
         "scheme": "bearer",
-        "bearerFormat": "crn_<key id>_<secret>",
-        "description": "A host API key, issued by Corrosion staff and shown once.",
+        "bearerFormat": "crn_<key id>_<secret> (live) or crn_test_<key id>_<secret> (test mode)",
+        "description": (
+            "A host API key, issued by Corrosion staff and shown once. A live key (`crn_...`) acts on "
+            "your live licenses, which are billed; a test key (`crn_test_...`) on your test-mode "
+            "licenses only, which are never billed. Neither sees the other's licenses."
+        ),
     }
 
 
@@ -99,7 +103,7 @@ def test_provision_documents_one_or_many_items_and_every_error(schema):
 def test_the_license_shape_lists_every_field(schema):
     properties = schema["components"]["schemas"]["License"]["properties"]
     assert set(properties) == {
-        "id", "server_id", "hostname", "customer_email", "status", "license_key", "companion_token",
+        "id", "server_id", "hostname", "customer_email", "status", "livemode", "license_key", "companion_token",
         "plugin_download_url", "subdomain", "panel_url", "provisioned_at", "last_seen_at", "online",
     }  # fmt: skip
 
@@ -129,7 +133,8 @@ def test_the_heartbeat_is_documented_without_host_auth(schema):
     assert schema["components"]["schemas"]["HeartbeatRequest"]["required"] == ["license_key"]
     assert _json_body(operation, "200") == _ref("HeartbeatResponse")
     answer = schema["components"]["schemas"]["HeartbeatResponse"]
-    assert answer["required"] == ["status", "valid"]
+    assert answer["required"] == ["status", "valid", "livemode"]
+    assert answer["properties"]["livemode"]["type"] == "boolean"
     assert answer["properties"]["status"] == _ref("LicenseStatus")
     assert {"200", "400", "404", "429", "503"} <= set(operation["responses"])
 

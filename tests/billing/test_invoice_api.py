@@ -11,7 +11,6 @@ from rest_framework.test import APIClient
 from audit.services import Actor
 from billing.models import Invoice
 from billing.services import invoice_mark_paid, invoice_void, month_close
-from hosts.models import HostAPIKey
 from hosts.services import api_key_issue
 from tests.billing.helpers import at
 from tests.factories import HostLicenseFactory
@@ -185,8 +184,7 @@ def test_an_unknown_format_is_406(host_client, invoiced):
 
 
 def test_a_test_key_sees_no_invoices(host, invoiced):
-    issued = api_key_issue(host=host, actor=ACTOR, name="sandbox")
-    HostAPIKey.objects.filter(pk=issued.api_key.pk).update(livemode=False)  # until test keys can be issued
+    issued = api_key_issue(host=host, actor=ACTOR, name="sandbox", livemode=False)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.raw_key}")
     assert client.get("/api/host/invoices").json() == {"results": [], "next": None, "previous": None}

@@ -85,9 +85,9 @@ def test_the_open_bill_reads_the_same_as_the_close_will(server, frozen):
     frozen.move_to(at(2026, 11, 30, 9), tick=False)
     license_suspend(host_license=server, actor=STAFF)
     frozen.move_to(at(2026, 12, 1, 9), tick=False)
-    (line,) = bill_for(host=server.host, month=OCTOBER).lines
+    (line,) = bill_for(host=server.host, month=OCTOBER, livemode=True).lines
     assert (line.status, line.terminated_at) == ("active", None)
-    (line,) = bill_for(host=server.host, month=date(2026, 11, 1)).lines
+    (line,) = bill_for(host=server.host, month=date(2026, 11, 1), livemode=True).lines
     assert line.status == "suspended"
 
 
@@ -111,7 +111,9 @@ def test_a_months_line_keeps_describing_its_month_across_later_months(server, fr
     license_terminate(host_license=server, actor=STAFF)
     frozen.move_to(at(2027, 1, 5), tick=False)
     statuses = {
-        month: [(line.status, line.terminated_at) for line in bill_for(host=server.host, month=month).lines]
+        month: [
+            (line.status, line.terminated_at) for line in bill_for(host=server.host, month=month, livemode=True).lines
+        ]
         for month in (OCTOBER, date(2026, 11, 1), date(2026, 12, 1))
     }
     assert statuses == {

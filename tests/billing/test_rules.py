@@ -10,13 +10,14 @@ from django.test.utils import CaptureQueriesContext
 from audit.services import Actor
 from billing.months import month_end, month_start
 from billing.rules import bill_total, host_bills
-from billing.selectors import bill_for
 from hosts.services import host_update
 from licensing.models import LicenseStatus
-from tests.billing.helpers import at
-from tests.factories import HostFactory, HostLicenseFactory
+from tests.billing.helpers import at, bill_in_mode
+from tests.factories import HostFactory, HostLicenseFactory, factory_livemode
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
+# The rule is the same in both modes: each test runs with live licenses, then with test ones
+# (a test key's bill is computed by the same rule; only live licenses are ever closed).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen", "livemode")]
 
 MAY = date(2026, 5, 1)
 SECOND = timedelta(seconds=1)
@@ -29,12 +30,12 @@ def host():
 
 
 def billed_servers(host, month=MAY):
-    return [line.server_id for line in bill_for(host=host, month=month).lines]
+    return [line.server_id for line in bill_in_mode(host=host, month=month).lines]
 
 
 def test_a_server_held_all_month_is_billed_at_the_host_rate(host):
     HostLicenseFactory(host=host, server_identifier="rust-1", provisioned_at=at(2026, 1, 5))
-    bill = bill_for(host=host, month=MAY)
+    bill = bill_in_mode(host=host, month=MAY)
     assert [line.server_id for line in bill.lines] == ["rust-1"]
     assert bill.active_license_count == 1
     assert bill.wholesale_rate_usd == Decimal("6.00")
@@ -128,7 +129,7 @@ def test_suspended_all_month_is_billed(host):
     HostLicenseFactory(
         host=host, server_identifier="paused", status=LicenseStatus.SUSPENDED, provisioned_at=at(2026, 2, 1)
     )
-    bill = bill_for(host=host, month=MAY)
+    bill = bill_in_mode(host=host, month=MAY)
     assert [(line.server_id, line.status) for line in bill.lines] == [("paused", "suspended")]
 
 
@@ -141,7 +142,7 @@ def test_a_server_re_provisioned_in_the_month_is_billed_once_with_its_last_licen
         terminated_at=at(2026, 5, 10),
     )
     second = HostLicenseFactory(host=host, server_identifier="rust-1", provisioned_at=at(2026, 5, 12))
-    bill = bill_for(host=host, month=MAY)
+    bill = bill_in_mode(host=host, month=MAY)
     assert bill.active_license_count == 1
     assert next(iter(bill.lines)).license_id == second.license_id != first.license_id
     assert bill.total_amount_usd == Decimal("6.00")
@@ -163,7 +164,7 @@ def test_the_line_is_the_servers_last_license_held_in_the_month_even_a_mistake(h
         provisioned_at=at(2026, 5, 12),
         terminated_at=at(2026, 5, 12, 1),
     )
-    bill = bill_for(host=host, month=MAY)
+    bill = bill_in_mode(host=host, month=MAY)
     assert [(line.license_id, line.status) for line in bill.lines] == [(last.license_id, "terminated")]
     assert bill.total_amount_usd == Decimal("6.00")
     assert list(bill.waived_lines) == []
@@ -173,7 +174,7 @@ def test_the_same_server_id_at_two_hosts_is_two_servers(host):
     other = HostFactory()
     HostLicenseFactory(host=host, server_identifier="rust-1", provisioned_at=at(2026, 5, 2))
     HostLicenseFactory(host=other, server_identifier="rust-1", provisioned_at=at(2026, 5, 2))
-    bills = {bill.host_id: bill.active_license_count for bill in host_bills(month=MAY)}
+    bills = {bill.host_id: bill.active_license_count for bill in host_bills(month=MAY, livemode=factory_livemode())}
     assert bills == {host.pk: 1, other.pk: 1}
 
 
@@ -193,23 +194,23 @@ def test_a_rate_changed_after_the_month_ended_but_before_closing_does_not_apply(
     HostLicenseFactory(host=host, server_identifier="rust-1", provisioned_at=at(2026, 5, 2))
     frozen.move_to(at(2026, 6, 2, 9), tick=False)
     host_update(host=host, wholesale_rate_usd=Decimal("9.00"), actor=Actor.command("tests"))
-    bill = bill_for(host=host, month=MAY)
+    bill = bill_in_mode(host=host, month=MAY)
     assert bill.wholesale_rate_usd == Decimal("6.00")
-    assert bill_for(host=host, month=date(2026, 6, 1)).wholesale_rate_usd == Decimal("9.00")
+    assert bill_in_mode(host=host, month=date(2026, 6, 1)).wholesale_rate_usd == Decimal("9.00")
 
 
 def test_the_rate_in_force_at_the_months_last_moment_applies_to_the_whole_month(host, frozen):
     HostLicenseFactory(host=host, server_identifier="rust-1", provisioned_at=at(2026, 5, 2))
     frozen.move_to(at(2026, 5, 31, 23, 59, 59), tick=False)
     host_update(host=host, wholesale_rate_usd=Decimal("4.50"), actor=Actor.command("tests"))
-    assert bill_for(host=host, month=MAY).wholesale_rate_usd == Decimal("4.50")
+    assert bill_in_mode(host=host, month=MAY).wholesale_rate_usd == Decimal("4.50")
 
 
 def test_a_rate_effective_at_the_next_months_first_moment_does_not_apply(host, frozen):
     HostLicenseFactory(host=host, server_identifier="rust-1", provisioned_at=at(2026, 5, 2))
     frozen.move_to(at(2026, 6, 1), tick=False)
     host_update(host=host, wholesale_rate_usd=Decimal("4.50"), actor=Actor.command("tests"))
-    assert bill_for(host=host, month=MAY).wholesale_rate_usd == Decimal("6.00")
+    assert bill_in_mode(host=host, month=MAY).wholesale_rate_usd == Decimal("6.00")
 
 
 def test_a_host_without_rate_history_that_early_falls_back_to_its_rate():
@@ -220,14 +221,14 @@ def test_a_host_without_rate_history_that_early_falls_back_to_its_rate():
     host.refresh_from_db()
     HostRate.objects.create(host=host, wholesale_rate_usd=Decimal("6.00"), effective_from=at(2026, 7, 1))
     HostLicenseFactory(host=host, server_identifier="rust-1", provisioned_at=at(2026, 5, 2))
-    assert bill_for(host=host, month=MAY).wholesale_rate_usd == Decimal("6.00")
+    assert bill_in_mode(host=host, month=MAY).wholesale_rate_usd == Decimal("6.00")
 
 
 def test_the_total_is_count_times_rate_in_exact_decimals():
     host = HostFactory(wholesale_rate_usd=Decimal("6.10"))
     for n in range(3):
         HostLicenseFactory(host=host, server_identifier=f"rust-{n}", provisioned_at=at(2026, 5, 2))
-    bill = bill_for(host=host, month=MAY)
+    bill = bill_in_mode(host=host, month=MAY)
     assert bill.total_amount_usd == Decimal("18.30")
     assert str(bill.total_amount_usd) == "18.30"
     assert bill_total(count=7, rate=Decimal("0.15")) == Decimal("1.05")
@@ -259,7 +260,7 @@ def test_host_bills_runs_two_queries_whatever_the_number_of_licenses():
             for n in range(licenses_per_host):
                 HostLicenseFactory(host=host, server_identifier=f"rust-{n}", provisioned_at=at(2026, 5, 2))
         with CaptureQueriesContext(connection) as queries:
-            bills = list(host_bills(month=MAY))
+            bills = list(host_bills(month=MAY, livemode=factory_livemode()))
         return len(queries), sum(bill.active_license_count for bill in bills)
 
     small = queries_for(2, 5)
@@ -270,4 +271,4 @@ def test_host_bills_runs_two_queries_whatever_the_number_of_licenses():
 
 def test_rates_keep_their_two_decimal_places(host):
     HostLicenseFactory(host=host, server_identifier="rust-1", provisioned_at=at(2026, 5, 2))
-    assert str(bill_for(host=host, month=MAY).wholesale_rate_usd) == "6.00"
+    assert str(bill_in_mode(host=host, month=MAY).wholesale_rate_usd) == "6.00"

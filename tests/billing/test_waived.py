@@ -9,13 +9,14 @@ import pytest
 
 from audit.services import Actor
 from billing.models import BillingLine, BillingRecord, BillingWaivedLine
-from billing.selectors import bill_for
 from billing.services import month_close
 from licensing.models import LicenseStatus
-from tests.billing.helpers import at
+from tests.billing.helpers import at, bill_in_mode
 from tests.factories import HostFactory, HostLicenseFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
+# The rule is the same in both modes: each test runs with live licenses, then with test ones
+# (a test key's bill is computed by the same rule; only live licenses are ever closed).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen", "livemode")]
 
 MAY, JUNE = date(2026, 5, 1), date(2026, 6, 1)
 SECOND = timedelta(seconds=1)
@@ -39,7 +40,7 @@ def held(host, provisioned_at, duration, server="rust-1"):
 
 
 def billed_and_waived(host, month=MAY):
-    bill = bill_for(host=host, month=month)
+    bill = bill_in_mode(host=host, month=month)
     return [line.server_id for line in bill.lines], [line.server_id for line in bill.waived_lines]
 
 
@@ -49,7 +50,7 @@ def test_back_to_back_short_licenses_are_billed(host):
     start = at(2026, 5, 2)
     for cycle in range(8):
         held(host, start + cycle * timedelta(hours=71), timedelta(hours=71))
-    bill = bill_for(host=host, month=MAY)
+    bill = bill_in_mode(host=host, month=MAY)
     assert [line.server_id for line in bill.lines] == ["rust-1"]
     assert bill.total_amount_usd == Decimal("6.00")
     assert list(bill.waived_lines) == []
@@ -59,7 +60,7 @@ def test_two_genuine_mistakes_in_one_month_are_waived(host):
     held(host, at(2026, 5, 3, 10), timedelta(hours=1))
     held(host, at(2026, 5, 20, 10), timedelta(hours=2))
     assert billed_and_waived(host) == ([], ["rust-1"])
-    assert bill_for(host=host, month=MAY).total_amount_usd == Decimal("0.00")
+    assert bill_in_mode(host=host, month=MAY).total_amount_usd == Decimal("0.00")
 
 
 def test_a_mistake_across_a_month_boundary_is_waived_in_both_months(host):
@@ -67,8 +68,8 @@ def test_a_mistake_across_a_month_boundary_is_waived_in_both_months(host):
     assert billed_and_waived(host, MAY) == ([], ["rust-1"])
     assert billed_and_waived(host, JUNE) == ([], ["rust-1"])
     # Each month's waived line describes that month: still active at May's end, terminated in June.
-    (may,) = bill_for(host=host, month=MAY).waived_lines
-    (june,) = bill_for(host=host, month=JUNE).waived_lines
+    (may,) = bill_in_mode(host=host, month=MAY).waived_lines
+    (june,) = bill_in_mode(host=host, month=JUNE).waived_lines
     assert (may.license_id, may.status, may.terminated_at) == (license.license_id, "active", None)
     assert (june.status, june.terminated_at) == ("terminated", at(2026, 6, 1, 6))
 
@@ -128,13 +129,13 @@ def test_servers_are_counted_apart(host):
     held(host, at(2026, 5, 3), timedelta(hours=100), server="kept")
     HostLicenseFactory(host=host, server_identifier="running", provisioned_at=at(2026, 5, 4))
     assert billed_and_waived(host) == (["kept", "running"], ["mistake"])
-    assert bill_for(host=host, month=MAY).total_amount_usd == Decimal("12.00")
+    assert bill_in_mode(host=host, month=MAY).total_amount_usd == Decimal("12.00")
 
 
 def test_a_waived_line_is_the_servers_last_license_held(host):
     held(host, at(2026, 5, 3), timedelta(hours=1))
     last = held(host, at(2026, 5, 9), timedelta(hours=1))
-    (line,) = bill_for(host=host, month=MAY).waived_lines
+    (line,) = bill_in_mode(host=host, month=MAY).waived_lines
     assert (line.license_id, line.license_key, line.status) == (last.license_id, last.license.license_key, "terminated")
     assert (line.provisioned_at, line.terminated_at) == (at(2026, 5, 9), at(2026, 5, 9, 1))
 
@@ -142,10 +143,15 @@ def test_a_waived_line_is_the_servers_last_license_held(host):
 # --- Closed: the record keeps its waived lines -------------------------------------------------
 
 
+# The close writes live licenses only: these run in live mode.
+live_only = pytest.mark.parametrize("livemode", [True], ids=["live"], indirect=True)
+
+
 def close(month=MAY):
     return month_close(month=month, actor=Actor.command("tests"))
 
 
+@live_only
 def test_the_close_keeps_waived_servers_as_waived_lines(host, close_path):
     mistake = held(host, at(2026, 5, 3), timedelta(hours=1), server="mistake")
     held(host, at(2026, 5, 3), timedelta(hours=100), server="kept")
@@ -158,6 +164,7 @@ def test_the_close_keeps_waived_servers_as_waived_lines(host, close_path):
     assert waived.terminated_at == at(2026, 5, 3, 1)
 
 
+@live_only
 def test_a_host_whose_servers_were_all_waived_gets_a_zero_record_to_keep_them(host, close_path):
     held(host, at(2026, 5, 3), timedelta(hours=1))
     nothing = HostFactory()
@@ -170,15 +177,16 @@ def test_a_host_whose_servers_were_all_waived_gets_a_zero_record_to_keep_them(ho
     assert not BillingRecord.objects.filter(host=nothing).exists()
 
 
+@live_only
 def test_the_closed_bill_equals_the_open_preview_with_its_waived_lines(host, close_path, frozen):
     held(host, at(2026, 5, 3), timedelta(hours=1), server="mistake")
     held(host, at(2026, 5, 31, 22), timedelta(hours=8), server="late-mistake")
     HostLicenseFactory(host=host, server_identifier="kept", provisioned_at=at(2026, 5, 4))
     frozen.move_to(at(2026, 6, 2), tick=False)
-    preview = bill_for(host=host, month=MAY)
+    preview = bill_in_mode(host=host, month=MAY)
     preview = (list(preview.lines), list(preview.waived_lines), preview.total_amount_usd)
     frozen.move_to(at(2026, 6, 4), tick=False)
     close()
-    closed = bill_for(host=host, month=MAY)
+    closed = bill_in_mode(host=host, month=MAY)
     assert (list(closed.lines), list(closed.waived_lines), closed.total_amount_usd) == preview
     assert [line.server_id for line in preview[1]] == ["late-mistake", "mistake"]

@@ -48,7 +48,7 @@ def world(django_user_model):
     """A host with a key and a license, and a staff session: what the endpoints below need."""
     actor = Actor.command("tests")
     host, issued = host_create(company_name="Outage Hosting", contact_email="ops@outage.test", actor=actor)
-    [result] = license_provision(host=host, items=[ProvisionItem(**ITEM)], actor=actor)
+    [result] = license_provision(host=host, items=[ProvisionItem(**ITEM)], actor=actor, livemode=True)
     staff = django_user_model.objects.create_superuser("outage-staff", "staff@outage.test", "pw-for-tests-only")
     browser = Client()
     browser.force_login(staff)

@@ -72,7 +72,7 @@ def _host(name):
         ProvisionItem(server_id=f"rust-{name}-{n}", hostname=f"play{n}.{name}.test", customer_email=f"g@{name}.test")
         for n in range(2)
     ]
-    results = license_provision(host=host, items=items, actor=actor)
+    results = license_provision(host=host, items=items, actor=actor, livemode=True)
     return {
         "host": host,
         "auth": {"Authorization": f"Bearer {issued.raw_key}"},

@@ -67,7 +67,7 @@ def two_hosts():
             ProvisionItem(server_id=f"{name}-{n}", hostname=f"{name}{n}.fuzz.test", customer_email=f"c{n}@{name}.test")
             for n in range(2)
         ]
-        license_provision(host=host, items=items, actor=actor)
+        license_provision(host=host, items=items, actor=actor, livemode=True)
         keys[name] = issued.raw_key
     month_close(month=month, actor=actor)
     return keys

@@ -50,7 +50,7 @@ def world():
         ProvisionItem(server_id=f"rust-big-{n}", hostname="play.big.test", customer_email="gamer@big.test")
         for n in range(CALLERS)
     ]
-    results = license_provision(host=host, items=items, actor=actor)
+    results = license_provision(host=host, items=items, actor=actor, livemode=True)
     return {
         "auth": {"Authorization": f"Bearer {issued.raw_key}"},
         # One license per caller: two callers' heartbeats of one license could come too close together.

@@ -28,7 +28,14 @@ def test_it_answers_the_status_and_whether_it_is_valid(status, valid):
     host_license = HostLicenseFactory(status=status)
     response = beat({"license_key": host_license.license.license_key})
     assert response.status_code == 200
-    assert response.json() == {"status": status, "valid": valid}
+    assert response.json() == {"status": status, "valid": valid, "livemode": True}
+
+
+def test_a_test_mode_license_says_it_is_not_live():
+    host_license = HostLicenseFactory(livemode=False, license__livemode=False)
+    response = beat({"license_key": host_license.license.license_key})
+    assert response.status_code == 200
+    assert response.json() == {"status": "active", "valid": True, "livemode": False}
 
 
 def test_it_records_last_seen_version_and_players_visible_through_the_host_api(host, host_client):
@@ -57,7 +64,11 @@ def test_a_heartbeat_without_optional_fields_keeps_the_last_ones():
 def test_a_deactivated_hosts_active_licenses_still_validate(command_actor):
     host_license = HostLicenseFactory()
     host_update(host=host_license.host, active=False, actor=command_actor)
-    assert beat({"license_key": host_license.license.license_key}).json() == {"status": "active", "valid": True}
+    assert beat({"license_key": host_license.license.license_key}).json() == {
+        "status": "active",
+        "valid": True,
+        "livemode": True,
+    }
 
 
 def test_a_license_is_offline_after_the_online_window(host, host_client, settings):
@@ -129,7 +140,7 @@ def test_a_blocked_address_still_gets_answers_for_real_keys_and_only_unknown_key
 
     response = beat({"license_key": host_license.license.license_key}, REMOTE_ADDR="203.0.113.9")
     assert response.status_code == 200
-    assert response.json() == {"status": "active", "valid": True}
+    assert response.json() == {"status": "active", "valid": True, "livemode": True}
     host_license.refresh_from_db()
     assert host_license.last_seen_at is not None
 
@@ -236,3 +247,20 @@ def test_heartbeats_of_any_status_update_last_seen_through_the_api(host, host_cl
     assert body["last_seen_at"] is not None
     # A terminated license is never online, however its plugin beats on (test_list.py).
     assert body["online"] is (status != LicenseStatus.TERMINATED)
+
+
+@pytest.mark.postgres_only
+def test_on_postgresql_every_answer_is_one_prepared_statement():
+    host_license = HostLicenseFactory()
+    key = host_license.license.license_key
+    for body, expected in (
+        ({"license_key": key}, 200),
+        ({"license_key": key}, 429),
+        ({"license_key": "CRN-00000-00000-00000-00000-00000-00000"}, 404),
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            assert beat(body).status_code == expected
+        assert len([q for q in queries.captured_queries if "SAVEPOINT" not in q["sql"].upper()]) == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%recorded AS%%'")
+        assert cursor.fetchone()[0] == 1

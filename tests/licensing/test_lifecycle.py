@@ -5,6 +5,7 @@ import pytest
 from audit.models import AuditEvent
 from licensing.models import HostLicense, License, LicenseStatus
 from tests.licensing.emails import ACCEPTED, EDGE_ADDRESSES, REFUSED
+from tests.modes import in_mode
 
 pytestmark = pytest.mark.django_db
 
@@ -15,6 +16,13 @@ ACTIVE, SUSPENDED, TERMINATED = LicenseStatus.ACTIVE, LicenseStatus.SUSPENDED, L
 @pytest.fixture
 def license_id(host_client):
     return host_client.post("/api/host/provision", ITEM, format="json").json()["id"]
+
+
+@pytest.fixture
+def host_with_key(host_with_key, livemode, command_actor):
+    """Every test here runs twice: with the host's live key, then with a test key (SPEC: Test mode):
+    a license's lifecycle behaves the same in both worlds."""
+    return in_mode(host_with_key, livemode, command_actor)
 
 
 def act(client, license_id, action):

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from audit.models import AuditEvent
 from licensing.models import HostLicense, License, LicenseStatus
 from tests.licensing.emails import ACCEPTED, EDGE_ADDRESSES, REFUSED
+from tests.modes import in_mode
 
 pytestmark = pytest.mark.django_db
 
@@ -16,6 +17,7 @@ FIELDS = {
     "hostname",
     "customer_email",
     "status",
+    "livemode",
     "license_key",
     "companion_token",
     "plugin_download_url",
@@ -25,6 +27,13 @@ FIELDS = {
     "last_seen_at",
     "online",
 }
+
+
+@pytest.fixture
+def host_with_key(host_with_key, livemode, command_actor):
+    """Every test here runs twice: with the host's live key, then with a test key (SPEC: Test mode):
+    provisioning behaves the same in both worlds."""
+    return in_mode(host_with_key, livemode, command_actor)
 
 
 def item(n=1, **overrides):
@@ -40,14 +49,16 @@ def provision(client, body):
     return client.post(URL, body, format="json")
 
 
-def test_it_provisions_one_license(host_client, settings):
+def test_it_provisions_one_license(host_client, settings, livemode):
     response = provision(host_client, item())
     assert response.status_code == 201
     body = response.json()
     assert set(body) == FIELDS
     assert body["server_id"] == "rust-nyc-01"
     assert body["status"] == "active"
-    assert re.fullmatch(r"CRN(-[0-9A-HJKMNP-TV-Z]{5}){6}", body["license_key"])
+    assert body["livemode"] is livemode
+    test_marker = "" if livemode else "-TEST"
+    assert re.fullmatch(rf"CRN{test_marker}(-[0-9A-HJKMNP-TV-Z]{{5}}){{6}}", body["license_key"])
     assert len(body["companion_token"]) >= 43
     assert body["subdomain"].startswith("play1-acme-test-")
     assert body["panel_url"] == f"https://{body['subdomain']}.{settings.PANEL_BASE_DOMAIN}"
@@ -56,6 +67,7 @@ def test_it_provisions_one_license(host_client, settings):
     license = License.objects.get(pk=body["id"])
     assert license.customer.email == "gamer1@example.test"
     assert license.host_license.server_identifier == "rust-nyc-01"
+    assert license.livemode is livemode and license.host_license.livemode is livemode
     event = AuditEvent.objects.get(action="license.provisioned")
     assert event.target_id == body["id"]
     assert event.actor_type == "host_key"

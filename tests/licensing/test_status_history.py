@@ -213,3 +213,33 @@ def test_the_admin_shows_the_status_history(host_client, staff_client, license_i
     assert table.index("active") < table.index("suspended") < table.rindex("active")
     assert f"host_key: {key_id}" in table
     assert "staff: staff" in table
+
+
+def test_a_license_the_previous_release_wrote_without_history_starts_it_at_provisioning_when_changed():
+    """Provisioned by the previous release during a rollout, after the history's back-fill."""
+    from tests.factories import HostLicenseFactory
+
+    legacy = HostLicenseFactory(status_history=False)
+    license_suspend(host_license=legacy, actor=Actor.host_key("abcd1234"))
+    assert history(legacy.license_id) == [
+        (1, "active", "system", "back-fill: actor unknown"),
+        (2, "suspended", "host_key", "abcd1234"),
+    ]
+
+
+def test_backfill_status_history_adds_only_what_is_missing_and_is_safe_to_re_run(host_client, license_id):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tests.factories import HostLicenseFactory
+
+    legacy = HostLicenseFactory(status="suspended", status_history=False)
+    out = StringIO()
+    call_command("backfill_status_history", stdout=out)
+    assert out.getvalue().startswith("1 license(s) given a status history; 1 ")
+    assert [row[:2] for row in history(legacy.license_id)] == [(1, "active"), (2, "suspended")]
+    assert [row[:2] for row in history(license_id)] == [(1, "active")]  # untouched
+    out = StringIO()
+    call_command("backfill_status_history", stdout=out)
+    assert out.getvalue().startswith("0 license(s) given a status history; 0 ")

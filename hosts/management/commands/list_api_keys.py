@@ -9,7 +9,7 @@ def _when(moment):
 
 
 class Command(BaseCommand):
-    help = "List a host's API keys (key ids only: the keys themselves are never stored)."
+    help = "List a host's API keys and their mode, live or test (key ids only: the keys themselves are never stored)."
 
     def add_arguments(self, parser):
         parser.add_argument("email")
@@ -18,9 +18,9 @@ class Command(BaseCommand):
         host = host_by_email(email)
         if host is None:
             raise CommandError(f"No host with the e-mail {email!r}.")
-        self.stdout.write(f"{'KEY ID':<10}{'NAME':<20}{'CREATED':<18}{'LAST USED':<18}STATUS")
+        self.stdout.write(f"{'KEY ID':<10}{'MODE':<6}{'NAME':<20}{'CREATED':<18}{'LAST USED':<18}STATUS")
         for key in host.api_keys.order_by("created_at"):
             status = f"revoked {_when(key.revoked_at)}" if key.revoked_at else "active"
             self.stdout.write(
-                f"{key.key_id:<10}{key.name[:19]:<20}{_when(key.created_at):<18}{_when(key.last_used_at):<18}{status}"
+                f"{key.key_id:<10}{key.mode:<6}{key.name[:19]:<20}{_when(key.created_at):<18}{_when(key.last_used_at):<18}{status}"
             )
