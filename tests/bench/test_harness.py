@@ -214,3 +214,14 @@ def test_the_bare_ceiling_answers_an_empty_object_and_reads_the_body():
     assert b"".join(content) == b"{}"
     assert answered[0][0] == "200 OK" and answered[0][1]["Content-Type"] == "application/json"
     assert body.read() == b""
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_month_close_job_times_the_ceiling_then_the_app_on_the_same_month():
+    from bench import jobs
+
+    seeded = _seed()
+    result = jobs.month_close(month=seeded.month)
+    assert result.lines > 60
+    assert result.ceiling_seconds > 0 and result.app_seconds > 0
