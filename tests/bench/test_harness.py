@@ -152,7 +152,9 @@ def test_the_lua_scripts_drive_the_app(live_server, tmp_path):
     _wait_until_the_server_is_idle()
     for name, result in runs.items():
         assert result.requests > 0, name
-        assert result.failed == 0, (name, result.errors)
+        # A heartbeat's key drawn again within 5 s is a 429 (the harness counts those from the log).
+        allowed = result.errors["status"] if name == "heartbeat" else 0
+        assert result.failed == allowed, (name, result.errors)
     assert HostLicense.objects.filter(server_identifier__startswith="bench-t-").count() >= 3
 
 
@@ -225,3 +227,18 @@ def test_the_month_close_job_times_the_ceiling_then_the_app_on_the_same_month():
     result = jobs.month_close(month=seeded.month)
     assert result.lines > 60
     assert result.ceiling_seconds > 0 and result.app_seconds > 0
+
+
+def test_the_request_log_counts_one_status_of_one_path_from_its_mark(tmp_path):
+    from bench.__main__ import RequestLog
+
+    log = tmp_path / "gunicorn.log"
+    line = '{{"method": "POST", "path": "{path}", "status": {status}, "duration_ms": 1.0}}\n'
+    log.write_text(line.format(path="/api/plugin/heartbeat", status=429))
+    refusals = RequestLog(log, route="/api/plugin/heartbeat", status=429)
+    refusals.mark()
+    with open(log, "a") as out:
+        for path, status in [("/api/plugin/heartbeat", 429), ("/api/plugin/heartbeat", 200), ("/healthz", 429)]:
+            out.write(line.format(path=path, status=status))
+        out.write(line.format(path="/api/plugin/heartbeat", status=429))
+    assert refusals.count() == 2
