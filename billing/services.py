@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
+from billing.events import month_closed_events_record
 from billing.models import BillingLine, BillingMonth, BillingRecord, BillingWaivedLine, CloseSummary, SummaryRow
 from billing.months import month_closable_from, month_format
 from billing.rules import LINE_FIELDS, ROW_NAMES, billable_server_count, host_bills, host_rate_rows, server_months
@@ -75,6 +76,7 @@ def month_close(
                 },
                 occurred_at=now,
             )
+            month_closed_events_record(month=month, rows=rows)
             return summary
     except IntegrityError:
         # The unique constraints are the backstop when no lock serialised us (SQLite, a dry run, or

@@ -49,6 +49,8 @@ class ErrorCode(StrEnum):
     MONTH_NOT_CLOSABLE = "month_not_closable", 409
     BILL_NOT_FOUND = "bill_not_found", 404
     SUSPENDED_BY_STAFF = "suspended_by_staff", 409
+    WEBHOOK_ENDPOINT_LIMIT = "webhook_endpoint_limit", 409
+    WEBHOOK_ENDPOINT_NOT_FOUND = "webhook_endpoint_not_found", 404
 
     @classmethod
     def for_status(cls, status):
