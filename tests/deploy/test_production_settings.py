@@ -41,6 +41,8 @@ PRODUCTION = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "licensing.corrosion.example",
     "CSRF_TRUSTED_ORIGINS": "https://licensing.corrosion.example",
+    "PUBLIC_BASE_URL": "https://licensing.corrosion.example",
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.corrosion.example:587",
 }
 
 
@@ -48,6 +50,15 @@ def test_check_deploy_is_clean_with_the_documented_variables():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_reminds_of_missing_e_mail_settings_without_failing():
+    bare = {k: v for k, v in PRODUCTION.items() if k not in ("PUBLIC_BASE_URL", "EMAIL_URL")}
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", **bare)
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "events.I001" in output and "events.I002" in output
+    assert "WARNINGS" not in output and "ERRORS" not in output
 
 
 def test_check_deploy_catches_a_weak_secret_key():
