@@ -94,7 +94,26 @@ def events_record(*, type, items, livemode=True, endpoints=None):
     if deliveries:
         WebhookDelivery.objects.bulk_create(deliveries)
         _defer([d.pk for d in deliveries])
+    if type == INVOICE_ISSUED:
+        for event in events:
+            _defer_email(event.pk)
     return events
+
+
+INVOICE_ISSUED = "invoice.issued"
+
+
+def _defer_email(event_id):
+    """The invoice e-mail, a job committed with the event (PostgreSQL); the demo (SQLite) sends it
+    once the change commits, in the request."""
+    if connection.vendor == "postgresql":
+        from events.tasks import email_invoice
+
+        email_invoice.defer(event_id=str(event_id))
+    else:
+        from events.mail import invoice_email_send
+
+        transaction.on_commit(lambda: invoice_email_send(event_id=event_id))
 
 
 # --- Endpoints ---------------------------------------------------------------------------------
