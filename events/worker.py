@@ -7,6 +7,7 @@ jobs each minute. The contract allows it for the demo; production and CI run the
 """
 
 import logging
+import signal
 import threading
 import time
 
@@ -21,7 +22,11 @@ def run(*, concurrency, stop=None):
     if connection.vendor == "postgresql":
         _run_procrastinate(concurrency=concurrency)
     else:
-        run_in_process(stop=stop or threading.Event())
+        stop = stop or threading.Event()
+        # `make run` stops the worker with SIGTERM: finish the current attempt, then leave.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        run_in_process(stop=stop)
 
 
 def _run_procrastinate(*, concurrency):

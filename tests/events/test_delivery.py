@@ -172,3 +172,18 @@ def test_test_mode_events_go_only_to_test_mode_endpoints(host, endpoint, receive
     )
     event = services.event_record(host=host, type="license.suspended", data={}, livemode=False)
     assert [d.endpoint_id for d in WebhookDelivery.objects.filter(event=event)] == [test_endpoint.pk]
+
+
+def test_the_readme_verification_example_accepts_a_real_delivery(host, endpoint, receiver):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "def verify" in block)
+    namespace = {}
+    exec(code, namespace)
+    services.delivery_attempt(delivery_id=record(host).pk)
+    request = receiver.requests[0]
+    header = request["headers"]["Corrosion-Signature"]
+    assert namespace["verify"](endpoint.secret, header, request["body"])
+    assert not namespace["verify"](endpoint.secret, header, request["body"] + b"x")
