@@ -65,9 +65,9 @@ class WebhookEndpoint(models.Model):
     enabled = models.BooleanField(default=True)
     # Kept so it can sign (it is a shared key, not a password); never shown after creation or rotation.
     secret = models.CharField(max_length=100)
-    # After a rotation the old secret signs too, alongside, until previous_secret_expires_at.
+    # After a rotation the old secret signs too, alongside, until previous_valid_until.
     previous_secret = models.CharField(max_length=100, blank=True)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    previous_valid_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -76,8 +76,8 @@ class WebhookEndpoint(models.Model):
         indexes = [models.Index(fields=["host", "livemode", "enabled"], name="webhook_endpoints_host_idx")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(previous_secret="") | Q(previous_secret_expires_at__isnull=False),
-                name="webhook_endpoints_previous_secret_expires",
+                condition=Q(previous_secret="") | Q(previous_valid_until__isnull=False),
+                name="webhook_endpoints_previous_valid_until",
             ),
         ]
 

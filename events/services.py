@@ -186,9 +186,9 @@ def endpoint_rotate_secret(*, endpoint, actor):
     """A new secret; the old one keeps signing, alongside, for 24 hours."""
     endpoint = _locked_endpoint(endpoint)
     endpoint.previous_secret = endpoint.secret
-    endpoint.previous_secret_expires_at = timezone.now() + ROTATION_OVERLAP
+    endpoint.previous_valid_until = timezone.now() + ROTATION_OVERLAP
     endpoint.secret = signing.generate_secret()
-    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_valid_until", "updated_at"])
     audit_record(actor=actor, action="webhook_endpoint.secret_rotated", target=endpoint)
     return endpoint
 
@@ -277,7 +277,7 @@ def delivery_attempt(*, delivery_id):
         return _finish(delivery, sender.Outcome(None, "", str(exc)[:300]))
     body = json.dumps(event.envelope(), separators=(",", ":")).encode()
     secrets_ = [endpoint.secret]
-    if endpoint.previous_secret and endpoint.previous_secret_expires_at > now:
+    if endpoint.previous_secret and endpoint.previous_valid_until > now:
         secrets_.append(endpoint.previous_secret)
     headers = {
         "Content-Type": "application/json",

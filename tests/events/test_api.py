@@ -188,7 +188,7 @@ def test_rotation_answers_a_new_secret_and_keeps_the_old_one_for_a_day(host_clie
     assert rotated.status_code == 200
     assert rotated.json()["secret"] != endpoint["secret"]
     row = WebhookEndpoint.objects.get(pk=endpoint["id"])
-    assert row.previous_secret == endpoint["secret"] and row.previous_secret_expires_at is not None
+    assert row.previous_secret == endpoint["secret"] and row.previous_valid_until is not None
 
 
 def test_ping_and_retry_answer_202_with_the_delivery(host_client):
