@@ -191,3 +191,45 @@ def test_a_slow_endpoint_does_not_delay_another_hosts(
     finally:
         fast.server.shutdown()
         fast.server.server_close()
+
+
+def _fast_forward_retries():
+    """As if the retry delay had passed: the delivery and its scheduled job are due now."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute("UPDATE webhook_deliveries SET next_attempt_at = now() WHERE state = 'pending'")
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET scheduled_at = now() WHERE task_name = 'events.deliver' AND status = 'todo'"
+        )
+
+
+def _wait_for_retry_scheduled(attempts, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        delivery = WebhookDelivery.objects.get()
+        if delivery.attempts == attempts and delivery.locked_until is None:
+            return delivery
+        time.sleep(0.1)
+    raise AssertionError(f"attempt {attempts} was not recorded")
+
+
+def test_a_receiver_answering_500_twice_gets_it_on_the_third_attempt(host, host_client, local_webhooks, live_receiver):
+    live_receiver.statuses = [500, 500, 200]
+    endpoint_for(host_client, live_receiver.url)
+    with worker() as running:
+        host_client.post("/api/host/provision", ITEM, format="json")
+        live_receiver.wait_for(1, timeout=30)
+        delivery = _wait_for_retry_scheduled(1)
+        assert delivery.state == "pending" and delivery.last_status_code == 500
+        assert timedelta(seconds=55) < delivery.next_attempt_at - delivery.last_attempt_at < timedelta(seconds=70)
+        _fast_forward_retries()
+        live_receiver.wait_for(2, timeout=30)
+        delivery = _wait_for_retry_scheduled(2)
+        assert timedelta(minutes=4) < delivery.next_attempt_at - delivery.last_attempt_at < timedelta(minutes=6)
+        _fast_forward_retries()
+        live_receiver.wait_for(3, timeout=30)
+        deadline = time.monotonic() + 10
+        while WebhookDelivery.objects.get().state != "delivered" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert WebhookDelivery.objects.get().state == "delivered", running.output()
+    assert len({event["id"] for event in live_receiver.events()}) == 1
+    assert WebhookDelivery.objects.get().attempts == 3
