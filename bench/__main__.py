@@ -104,7 +104,7 @@ HTTP_CASES = (
     "provision_bulk",
     "healthz_after",
 )
-JOBS = ("checks", "close", "memory")
+JOBS = ("checks", "close", "memory", "webhooks")
 
 
 def main(argv=None):
@@ -215,9 +215,17 @@ def main(argv=None):
         }
         results["memory"] = {name: asdict(result) for name, result in memory.items()}
 
+    webhooks = None
+    if "webhooks" in only:
+        step("webhook deliveries by real workers to a local receiver")
+        from bench.webhooks import deliveries_per_second
+
+        webhooks = deliveries_per_second()
+        results["webhooks"] = asdict(webhooks)
+
     from bench.report import render, table_rows
 
-    rows = table_rows(http=http, checked=checked, close=close, memory=memory, shape=shape)
+    rows = table_rows(http=http, checked=checked, close=close, memory=memory, shape=shape, webhooks=webhooks)
     results["elapsed_seconds"] = round(step.elapsed(), 1)
     machine = results["machine"]
     title = (
