@@ -123,7 +123,7 @@ HTTP_CASES = (
     "healthz_after",
     "bare_after",
 )
-JOBS = ("checks", "close", "integrity", "memory", "pdf")
+JOBS = ("checks", "close", "integrity", "memory", "pdf", "webhooks")
 
 
 def main(argv=None):
@@ -244,9 +244,19 @@ def main(argv=None):
         }
         results["memory"] = {name: asdict(result) for name, result in memory.items()}
 
+    webhooks = None
+    if "webhooks" in only:
+        step("webhook deliveries by real workers to a local receiver")
+        from bench.webhooks import deliveries_per_second
+
+        webhooks = deliveries_per_second()
+        results["webhooks"] = asdict(webhooks)
+
     from bench.report import render, table_rows
 
-    rows = table_rows(http=http, checked=checked, close=close, memory=memory, shape=shape, integrity=integrity)
+    rows = table_rows(
+        http=http, checked=checked, close=close, memory=memory, shape=shape, integrity=integrity, webhooks=webhooks
+    )
     if "pdf" in only:
         from django.conf import settings
 

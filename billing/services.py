@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
+from billing.events import month_closed_events_record
 from billing.models import (
     BillingLine,
     BillingMonth,
@@ -89,6 +90,7 @@ def month_close(
                 },
                 occurred_at=now,
             )
+            month_closed_events_record(month=month, rows=rows)
             return summary
     except IntegrityError:
         # The unique constraints are the backstop when no lock serialised us (SQLite, a dry run, or

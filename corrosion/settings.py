@@ -44,8 +44,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "axes",
+    # The task engine behind the webhook worker: its schema comes with its Django migrations.
+    "procrastinate.contrib.django",
     "audit",
     "hosts",
+    "events",
     "licensing",
     "billing",
 ]
@@ -103,6 +106,8 @@ TEMPLATES = [
 
 # --- Database and cache -------------------------------------------------------------------------
 
+# procrastinate's migrations only on PostgreSQL (events/routers.py).
+DATABASE_ROUTERS = ["events.routers.TaskEngineRouter"]
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # A connection that died with the database is replaced on the next request, not reused broken.
@@ -276,6 +281,23 @@ if INVOICE_PDF_MAX_LINES < 0:
 # How stale an API key's last_used_at may get before a request writes it again.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int("API_KEY_LAST_USED_RESOLUTION_SECONDS", default=300)
 
+# --- Events, webhooks and e-mail (events/) ------------------------------------------------------
+
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)
+WEBHOOK_MAX_AGE_HOURS = env.float("WEBHOOK_MAX_AGE_HOURS", default=72)
+WEBHOOK_ENDPOINTS_PER_HOST = env.int("WEBHOOK_ENDPOINTS_PER_HOST", default=10)
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+# Deliveries and e-mails the worker runs at once: one slow receiver holds one slot, not the queue.
+WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=8)
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="")
+# Unset: e-mails are printed (the demo); `check --deploy` reminds production to set it.
+EMAIL_URL = env("EMAIL_URL", default="")
+vars().update(environ.Env.email_url_config(EMAIL_URL or "consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="billing@corrosion.gg")
+# Tasks live in events/tasks.py and licensing/tasks.py, found by procrastinate's autodiscovery.
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
+
 # --- Django REST Framework ----------------------------------------------------------------------
 
 REST_FRAMEWORK = {
@@ -380,5 +402,7 @@ LOGGING = {
         # Our request line replaces Django's own; its 4xx/5xx lines would say the same twice.
         "django.server": {"level": "WARNING"},
         "corrosion.request": {"level": env("REQUEST_LOG_LEVEL", default="INFO")},
+        # The task engine announces every periodic task at each start; its warnings are what matter.
+        "procrastinate": {"level": env("PROCRASTINATE_LOG_LEVEL", default="WARNING")},
     },
 }
