@@ -1,7 +1,8 @@
-"""`invoice.issued` also e-mails the invoice, attached as `<number>.pdf`, to the host's contact address.
+"""`invoice.issued` also e-mails the invoice, attached as `<number>.pdf`, to the host's contact address
+(with the bill's CSV beside it when the PDF cannot list every server).
 
 Billing owns invoices and sits above events, so it registers how to render one
-(`register_invoice_pdf`); the worker sends the e-mail as a job with the engine's retries.
+(`register_invoice_attachments`); the worker sends the e-mail as a job with the engine's retries.
 """
 
 from django.conf import settings
@@ -9,21 +10,23 @@ from django.core.mail import EmailMessage
 
 from events.models import Event
 
-_invoice_pdf = None
+_invoice_attachments = None
 
 
-def register_invoice_pdf(render):
-    """`render(event) -> (number, pdf bytes)`: billing's renderer of the invoice an event names."""
-    global _invoice_pdf
-    _invoice_pdf = render
+def register_invoice_attachments(render):
+    """`render(event) -> (number, [(filename, content, mimetype), ...])`: billing's renderer of the
+    files of the invoice an event names, the PDF first. Returns the renderer it replaces."""
+    global _invoice_attachments
+    previous, _invoice_attachments = _invoice_attachments, render
+    return previous
 
 
 def invoice_email_send(*, event_id):
     """Send the invoice of an `invoice.issued` event; raises (so the job is retried) when it cannot."""
     event = Event.objects.select_related("host").get(pk=event_id)
-    if _invoice_pdf is None:
-        raise RuntimeError("No invoice renderer registered (events.mail.register_invoice_pdf).")
-    number, pdf = _invoice_pdf(event)
+    if _invoice_attachments is None:
+        raise RuntimeError("No invoice renderer registered (events.mail.register_invoice_attachments).")
+    number, attachments = _invoice_attachments(event)
     message = EmailMessage(
         subject=f"Invoice {number}",
         body=(
@@ -33,5 +36,6 @@ def invoice_email_send(*, event_id):
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[event.host.contact_email],
     )
-    message.attach(f"{number}.pdf", pdf, "application/pdf")
+    for filename, content, mimetype in attachments:
+        message.attach(filename, content, mimetype)
     message.send(fail_silently=False)

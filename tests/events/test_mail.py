@@ -18,11 +18,11 @@ def renderer():
 
     def render(event):
         rendered.append(event.pk)
-        return event.data["number"], b"%PDF-1.4 fake"
+        return event.data["number"], [(f"{event.data['number']}.pdf", b"%PDF-1.4 fake", "application/pdf")]
 
-    mail.register_invoice_pdf(render)
+    previous = mail.register_invoice_attachments(render)
     yield rendered
-    mail.register_invoice_pdf(None)
+    mail.register_invoice_attachments(previous)
 
 
 def test_an_issued_invoice_is_e_mailed_with_its_pdf(host, renderer, settings, django_capture_on_commit_callbacks):
