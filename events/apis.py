@@ -85,7 +85,7 @@ class _EventsField(serializers.ListField):
     child = StrictCharField(max_length=64)
 
     def __init__(self, **kwargs):
-        super().__init__(max_length=len(EVENT_TYPES), validators=[], **kwargs)
+        super().__init__(min_length=1, max_length=len(EVENT_TYPES), validators=[], **kwargs)
 
     def to_internal_value(self, data):
         return _validate_events(super().to_internal_value(data))

@@ -36,7 +36,15 @@ KNOWN = {
     "api/host/invoices",
     "api/host/invoices/<str:number>",
     "api/host/invoices/<str:number>.pdf",
+    "api/host/events",
+    "api/host/webhook-endpoints",
+    "api/host/webhook-endpoints/<uuid:endpoint_id>",
+    "api/host/webhook-endpoints/<uuid:endpoint_id>/deliveries",
+    "api/host/webhook-endpoints/<uuid:endpoint_id>/deliveries/<uuid:delivery_id>/retry",
 }
+# Path parameters that name an object of one mode: the walk aims each key at the other mode's.
+AIMED = ("<uuid:license_id>", "<str:number>", "<uuid:endpoint_id>", "<uuid:delivery_id>")
+HOOK = {"url": "https://127.0.0.1/hooks", "events": ["*"]}
 ITEM = {"server_id": "rust-nyc-01", "hostname": "play.acme.test", "customer_email": "gamer@example.test"}
 
 
@@ -54,11 +62,13 @@ def methods(view_class):
     return [m for m in ("get", "post", "patch", "put", "delete") if hasattr(view_class, m)]
 
 
-def fill(route, *, license_id, month, number=""):
+def fill(route, *, world, month):
     path = (
-        route.replace("<uuid:license_id>", str(license_id))
+        route.replace("<uuid:license_id>", world["license"]["id"])
         .replace("<str:month>", month)
-        .replace("<str:number>", number)
+        .replace("<str:number>", world["invoice"])
+        .replace("<uuid:endpoint_id>", world["endpoint"])
+        .replace("<uuid:delivery_id>", world["delivery"])
     )
     assert "<" not in path, f"a new kind of path parameter to fill in: {route}"
     return "/" + path
@@ -69,6 +79,8 @@ def body_for(route, method):
         return {"hostname": "taken-over.example.test"}
     if route.endswith("provision"):
         return ITEM  # the same server and customer as the other mode's license
+    if route.endswith("webhook-endpoints") and method == "post":
+        return HOOK
     return None
 
 
@@ -89,18 +101,28 @@ def client_for(raw_key):
 
 
 @pytest.fixture
-def worlds(host_with_key, command_actor):
-    """The same host's live and test clients, each with one license for the same server_id."""
+def worlds(host_with_key, command_actor, settings):
+    """The same host's live and test worlds: a client, a license for the same server_id, a webhook
+    endpoint and a delivery of each; and the invoice number each key is aimed at (test mode has no
+    invoices: the test key aims at a live one, the live key at a number that is nobody's)."""
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
     _, live_key = in_mode(host_with_key, True, command_actor)
     _, test_key = in_mode(host_with_key, False, command_actor)
-    live, test = client_for(live_key), client_for(test_key)
-    licenses = {}
-    for mode, client in (("live", live), ("test", test)):
+    worlds = {}
+    for mode, raw_key in (("live", live_key), ("test", test_key)):
+        client = client_for(raw_key)
+        endpoint = client.post("/api/host/webhook-endpoints", HOOK, format="json")
+        assert endpoint.status_code == 201, endpoint.content
         response = client.post("/api/host/provision", ITEM, format="json")
         assert response.status_code == 201, response.content  # per mode: the same server_id twice is fine
-        licenses[mode] = response.json()
-    # A live invoice: test mode has none, so the test key aims at this one and the live key at a
-    # number that is nobody's (there is no test invoice to aim at).
+        endpoint_id = endpoint.json()["id"]
+        [delivery] = client.get(f"/api/host/webhook-endpoints/{endpoint_id}/deliveries").json()["results"]
+        worlds[mode] = {
+            "client": client,
+            "license": response.json(),
+            "endpoint": endpoint_id,
+            "delivery": delivery["id"],
+        }
     host = host_with_key[0]
     record = BillingRecord.objects.create(
         host=host,
@@ -126,10 +148,9 @@ def worlds(host_with_key, command_actor):
         buyer_company_name=host.company_name,
         buyer_contact_email=host.contact_email,
     )
-    return {
-        "live": (live, licenses["live"], "INV-1999-99999"),
-        "test": (test, licenses["test"], invoice.number),
-    }
+    worlds["live"]["invoice"] = invoice.number  # what the test key is aimed at
+    worlds["test"]["invoice"] = "INV-1999-99999"  # what the live key is aimed at: nobody's
+    return worlds
 
 
 def secrets_of(license):
@@ -142,15 +163,14 @@ def test_the_walk_finds_every_host_endpoint():
 
 @pytest.mark.parametrize("mode, other", [("live", "test"), ("test", "live")])
 def test_neither_mode_sees_or_touches_the_other_on_any_endpoint(worlds, mode, other):
-    client, _, _ = worlds[mode]
-    _, theirs, _ = worlds[other]
-    their_invoice = worlds[mode][2]
+    client = worlds[mode]["client"]
+    theirs = worlds[other]
     month = f"{timezone.now():%Y-%m}"
     walked = 0
     for route, view_class in host_routes():
         for method in methods(view_class):
-            aimed_at_theirs = "<uuid:license_id>" in route or "<str:number>" in route
-            path = fill(route, license_id=theirs["id"], month=month, number=their_invoice)
+            aimed_at_theirs = any(parameter in route for parameter in AIMED)
+            path = fill(route, world=theirs, month=month)
             response = call(client, method, path, body_for(route, method))
             walked += 1
             text = text_of(response)
@@ -158,12 +178,12 @@ def test_neither_mode_sees_or_touches_the_other_on_any_endpoint(worlds, mode, ot
                 assert response.status_code == 404, (mode, method, path, text)
             else:
                 assert response.status_code < 400, (mode, method, path, text)
-            for secret in secrets_of(theirs):
-                assert secret not in text, f"{mode} key's {method.upper()} {path} shows the {other} license"
+            for secret in [*secrets_of(theirs["license"]), theirs["endpoint"], theirs["delivery"]]:
+                assert secret not in text, f"{mode} key's {method.upper()} {path} shows the {other} world"
     assert walked >= len(KNOWN)
 
     # Nothing of the other world changed: the PATCH and status changes above were refused.
-    their_row = HostLicense.objects.select_related("license").get(license_id=theirs["id"])
+    their_row = HostLicense.objects.select_related("license").get(license_id=theirs["license"]["id"])
     assert (their_row.status, their_row.license.hostname) == (LicenseStatus.ACTIVE, ITEM["hostname"])
     assert their_row.livemode is (other == "live")
 
@@ -172,10 +192,10 @@ def test_neither_mode_sees_or_touches_the_other_on_any_endpoint(worlds, mode, ot
 def test_each_mode_sees_its_own_license_on_every_license_endpoint(worlds, mode):
     """The other side of the walk: the same paths with the key's own id answer (so the 404s above
     are the mode's doing, not a broken path)."""
-    client, own, _ = worlds[mode]
+    client, own = worlds[mode]["client"], worlds[mode]["license"]
     for route, view_class in host_routes():
         if "<uuid:license_id>" in route and "get" in methods(view_class):
-            response = client.get(fill(route, license_id=own["id"], month=""))
+            response = client.get(fill(route, world=worlds[mode], month=""))
             assert response.status_code == 200, (route, response.content)
             assert response.json()["livemode"] is (mode == "live")
     listed = client.get("/api/host/licenses").json()["results"]
@@ -186,7 +206,7 @@ def test_each_mode_sees_its_own_license_on_every_license_endpoint(worlds, mode):
 def test_a_retry_is_a_retry_only_within_its_mode(worlds):
     """Provisioning the same server again answers each key its own mode's license, never the other's."""
     for mode in ("live", "test"):
-        client, own, _ = worlds[mode]
+        client, own = worlds[mode]["client"], worlds[mode]["license"]
         again = client.post("/api/host/provision", ITEM, format="json")
         assert again.status_code == 200
         assert again.json()["id"] == own["id"]

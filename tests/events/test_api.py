@@ -65,7 +65,7 @@ def test_a_change_that_rolls_back_leaves_no_event_and_no_delivery(host, host_cli
     from licensing.services import ProvisionItem, license_provision
 
     with pytest.raises(RuntimeError), transaction.atomic():
-        license_provision(host=host, items=[ProvisionItem(**ITEM)], actor=Actor.command("t"))
+        license_provision(host=host, items=[ProvisionItem(**ITEM)], actor=Actor.command("t"), livemode=True)
         raise RuntimeError("the change fails after its event was written")
     assert not Event.objects.exists()
     assert not WebhookDelivery.objects.exists()
@@ -77,16 +77,18 @@ def test_a_host_sees_only_its_own_events(host_client, other_host_client):
 
 
 def test_a_test_key_sees_test_events_only(host, host_client, command_actor):
-    provision(host_client)
-    test_key = api_key_issue(host=host, actor=command_actor, name="test")
-    from hosts.models import HostAPIKey
-
-    HostAPIKey.objects.filter(pk=test_key.api_key.pk).update(livemode=False)
+    live_license = provision(host_client)
+    test_key = api_key_issue(host=host, actor=command_actor, name="test", livemode=False)
     from rest_framework.test import APIClient
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {test_key.raw_key}")
     assert events_of(client) == []
+    test_license = provision(client)
+    [test_event] = events_of(client)
+    assert test_event["livemode"] is False and test_event["data"]["id"] == test_license["id"]
+    assert test_event["data"]["livemode"] is False
+    assert [event["data"]["id"] for event in events_of(host_client)] == [live_license["id"]]
 
 
 def test_events_list_pages_filters_and_refuses_unknown_parameters(host_client, django_assert_max_num_queries):
