@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "hosts",
     "licensing",
     "billing",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -257,6 +258,18 @@ MAX_WHOLESALE_RATE_USD = Decimal(env("MAX_WHOLESALE_RATE_USD", default="1000.00"
 if not Decimal("0") <= MAX_WHOLESALE_RATE_USD <= Decimal("100000.00"):
     raise ImproperlyConfigured("MAX_WHOLESALE_RATE_USD must be from 0.00 to 100000.00.")
 PANEL_BASE_DOMAIN = env("PANEL_BASE_DOMAIN", default="panel.corrosion.gg")
+# --- Partner portal and e-mail -----------------------------------------------------------------
+
+# Absolute links in e-mails and printed invitations are built on this (no request to read it from).
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# EMAIL_URL as django-environ reads it (smtp+tls://user:password@host:587, consolemail://, ...).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Corrosion <no-reply@corrosion.gg>")
+PORTAL_INVITATION_HOURS = 72
+LOGIN_URL = "portal:login"
+# A password-reset link lives one hour: it is as good as the password while it lives.
+PASSWORD_RESET_TIMEOUT = 3600
+
 PLUGIN_DOWNLOAD_URL = env("PLUGIN_DOWNLOAD_URL", default="https://downloads.corrosion.gg/plugin/latest/Corrosion.cs")
 # Invoices (billing/documents.py): issued by the month's close, due this many days after issue.
 INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=30)
