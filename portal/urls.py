@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
@@ -13,14 +12,12 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(
+        views.PasswordResetView.as_view(
             form_class=PartnerPasswordResetForm,
             template_name="portal/password_reset.html",
             email_template_name="portal/password_reset_email.txt",
             subject_template_name="portal/password_reset_subject.txt",
             success_url=reverse_lazy("portal:password_reset_sent"),
-            # Links on PUBLIC_BASE_URL, never on the Host header a request forged.
-            extra_email_context={"base_url": settings.PUBLIC_BASE_URL},
         ),
         name="password_reset",
     ),

@@ -4,9 +4,11 @@ URL or a form), and changes state only through the services the API and the admi
 import functools
 from datetime import date
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
@@ -105,7 +107,15 @@ def login_view(request):
         next_url = request.GET.get("next", "")
         # Only the portal's own paths: an open redirect would hand a phishing page our login.
         return redirect(next_url if next_url.startswith("/portal/") and "//" not in next_url else "portal:dashboard")
-    return render(request, "portal/login.html", {"form": form})
+    email = form["email"].value() or request.COOKIES.get("portal_email", "")
+    return render(request, "portal/login.html", {"form": form, "email": email})
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    def form_valid(self, form):
+        # Links on PUBLIC_BASE_URL, never on the Host header a request may forge.
+        self.extra_email_context = {"base_url": settings.PUBLIC_BASE_URL}
+        return super().form_valid(form)
 
 
 @require_POST

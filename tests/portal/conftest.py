@@ -2,8 +2,8 @@ import pytest
 from django.test import Client
 
 from audit.services import Actor
-from hosts.services import host_create
 from portal.services import invitation_accept, invitation_create
+from tests.factories import HostFactory
 
 PASSWORD = "a-long-partner-password-1"
 
@@ -19,6 +19,12 @@ def client_for(user):
     client = Client()
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def host(db):
+    """Created long ago, so its past months have bills."""
+    return HostFactory(company_name="Acme Hosting", contact_email="ops@acme.test")
 
 
 @pytest.fixture
@@ -43,5 +49,4 @@ def member_client(member):
 
 @pytest.fixture
 def other_host(db):
-    other, _ = host_create(company_name="Other Hosting", contact_email="ops@other.test", actor=Actor.command("tests"))
-    return other
+    return HostFactory(company_name="Other Hosting", contact_email="ops@other.test")

@@ -110,7 +110,7 @@ def test_an_address_that_belongs_to_someone_else_is_refused(host, other_host, st
         "other_member": lambda: make_partner(other_host, "taken@other.test").email,
         "same_member": lambda: make_partner(host, "taken@acme.test").email,
     }[who]()
-    with pytest.raises(CommandError, match="belongs to|already a member"):
+    with pytest.raises(CommandError, match=r"belongs to|already a member"):
         _run(host.contact_email, email.upper())
 
 
