@@ -317,7 +317,7 @@ def license_action(request, license_id, action):
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"{label}: done.")
+            messages.success(request, _DONE[action])
         return redirect("portal:license", license_id=license_id)
     context = {"hl": host_license, "action": action, "label": label, "explanation": explanation}
     return render(request, "portal/license_confirm.html", context)

@@ -15,9 +15,11 @@ def ago(moment):
         return "never"
     exact = moment.astimezone(UTC)
     now = timezone.now()
-    words = (
-        f"{timesince(moment, now).split(',')[0]} ago" if moment <= now else f"in {timeuntil(moment, now).split(',')[0]}"
-    )
+    if abs((now - moment).total_seconds()) < 60:
+        words = "just now"
+    else:
+        past = moment <= now
+        words = f"{timesince(moment, now).split(',')[0]} ago" if past else f"in {timeuntil(moment, now).split(',')[0]}"
     return format_html(
         '<time datetime="{}" title="{}">{}</time>', exact.isoformat(), exact.strftime("%Y-%m-%d %H:%M:%S UTC"), words
     )
