@@ -172,11 +172,10 @@ def dashboard(request):
     counts = dict(licenses.order_by().values_list("status").annotate(n=Count("pk")))
     online = licenses.filter(online_q(online_since())).count()
     this_month = month_of(timezone.now())
-    bill = (
-        bill_for(host=host, month=this_month, livemode=livemode)
-        if month_start(this_month) >= host.created_at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        else None
-    )
+    try:
+        bill = bill_for(host=host, month=this_month, livemode=livemode)
+    except DomainError:
+        bill = None
     invoices = invoices_for_host(host=host) if livemode else Invoice.objects.none()
     latest_invoice = invoices.order_by("-issued_at").first()
     outstanding = list(invoices.filter(status=InvoiceStatus.OPEN).order_by("due_date")) if livemode else []
@@ -280,6 +279,8 @@ def license_detail(request, license_id):
     patch_cache_control(response, no_store=True)  # it shows the license key and companion token
     return response
 
+
+_DONE = {"suspend": "Suspended.", "resume": "Resumed.", "terminate": "Terminated."}
 
 _LICENSE_ACTIONS = {
     "suspend": (
