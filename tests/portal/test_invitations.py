@@ -139,3 +139,15 @@ def test_staff_invite_the_first_owner_from_the_host_admin(staff_client, host, dj
     assert "/portal/invitations/" in mail.outbox[0].body
     event = AuditEvent.objects.get(action="portal.invited")
     assert (event.actor_type, event.actor) == ("staff", "staff")
+
+
+def test_check_integrity_reports_a_staff_member(host, django_capture_on_commit_callbacks):
+    from io import StringIO
+
+    user = make_partner(host, "later-staff@acme.test")
+    call_command("check_integrity", stdout=StringIO())
+    get_user_model().objects.filter(pk=user.pk).update(is_staff=True)
+    out = StringIO()
+    with pytest.raises((CommandError, SystemExit)):
+        call_command("check_integrity", stdout=out, stderr=out)
+    assert "staff are not partner users" in out.getvalue()
