@@ -212,6 +212,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", def
 AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_CLIENT_IP_CALLABLE = "corrosion.api.throttling.client_address"
 AXES_RESET_ON_SUCCESS = True
+# The portal's sign-in says so on a page of its own; the admin's keeps axes' plain answer.
+AXES_LOCKOUT_CALLABLE = "portal.views.locked_out"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -12,7 +12,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -109,6 +109,18 @@ def login_view(request):
         return redirect(next_url if next_url.startswith("/portal/") and "//" not in next_url else "portal:dashboard")
     email = form["email"].value() or request.COOKIES.get("portal_email", "")
     return render(request, "portal/login.html", {"form": form, "email": email})
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes' answer to a locked-out address (AXES_LOCKOUT_CALLABLE), on the admin's login too."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    message = f"Too many failed sign-ins from your address: try again in {minutes} minutes, or reset your password."
+    if request.path.startswith("/portal/"):
+        response = _error_page(request, 429, "Too many attempts", message)
+    else:
+        response = HttpResponse(message, content_type="text/plain; charset=utf-8", status=429)
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):

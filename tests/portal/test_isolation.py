@@ -109,7 +109,9 @@ def test_a_member_gets_403_on_every_owner_page(host, other_host, member, b_ids):
     for name in OWNER_ONLY:
         url = reverse(f"portal:{name}", kwargs=own_ids.get(name, {}))
         for method in ("get", "post"):
-            assert getattr(client, method)(url).status_code == 403, (name, method)
+            response = getattr(client, method)(url)
+            assert response.status_code == 403, (name, method)
+            assert b"Owners only" in response.content
     assert own_key.__class__.objects.get(pk=own_key.pk).revoked_at is None
     assert member.portal_membership.__class__.objects.filter(pk=member.portal_membership.pk).exists()
 

@@ -8,7 +8,7 @@ from audit.services import Actor
 from billing.months import month_format, month_latest_closable, month_start
 from billing.services import month_close
 from hosts.models import HostAPIKey
-from hosts.services import host_update
+from hosts.services import api_key_issue, host_update
 from licensing.models import HostLicense, LicenseStatus
 from licensing.services import license_suspend
 from portal.models import Membership
@@ -119,9 +119,11 @@ def test_a_staff_suspension_cannot_be_resumed_here_either(member_client, host, s
     assert HostLicense.objects.get(pk=hl.pk).status == LicenseStatus.SUSPENDED
 
 
-def test_an_unknown_action_is_not_found(owner_client, host):
+def test_an_unknown_action_is_not_found_on_a_page(owner_client, host):
     hl = HostLicenseFactory(host=host)
-    assert owner_client.post(f"/portal/licenses/{hl.license_id}/delete/").status_code == 404
+    response = owner_client.post(f"/portal/licenses/{hl.license_id}/delete/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html") and "Not found" in main_of(response)
 
 
 def test_a_deactivated_hosts_people_read_but_change_nothing(owner_client, host):
@@ -225,6 +227,7 @@ def test_login_is_locked_out_after_repeated_failures(client, owner, settings):
     assert client.post("/portal/login/", {"email": owner.email, "password": "wrong"}).status_code == 429
     response = client.post("/portal/login/", {"email": owner.email, "password": PASSWORD})
     assert response.status_code == 429
+    assert "Too many failed sign-ins" in main_of(response) and int(response["Retry-After"]) > 0
     assert "_auth_user_id" not in client.session
 
 
@@ -246,3 +249,20 @@ def test_password_reset_mails_a_link_on_the_public_base_url(client, owner, staff
     new = "another-long-password-2"
     client.post(form.redirect_chain[-1][0], {"new_password1": new, "new_password2": new})
     assert client.post("/portal/login/", {"email": owner.email, "password": new}).status_code == 302
+
+
+def test_list_pages_read_in_a_fixed_number_of_queries(owner_client, owner, host, django_assert_max_num_queries):
+    HostLicenseFactory.create_batch(30, host=host)
+    for n in range(5):
+        make_partner(host, f"person{n}@acme.test", "member")
+        api_key_issue(host=host, actor=Actor.command("tests"), name=f"key {n}")
+    for path in (
+        "/portal/",
+        "/portal/licenses/",
+        "/portal/bills/",
+        "/portal/invoices/",
+        "/portal/keys/",
+        "/portal/team/",
+    ):
+        with django_assert_max_num_queries(12):
+            assert owner_client.get(path).status_code == 200, path
