@@ -24,10 +24,15 @@ $(STAMP): requirements.txt requirements-dev.txt
 .env:
 	printf 'DEBUG=1\n' > .env
 
+# The demo's webhooks may go to a receiver on this machine, over http.
+DEMO_ENV := DEBUG=1 WEBHOOK_ALLOW_HTTP=1 WEBHOOK_ALLOW_PRIVATE_NETWORKS=1
+
+# The worker (webhooks, offline detection, e-mails) runs beside the server and stops with it.
 run: $(STAMP) .env
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py seed_demo --port $(PORT)
-	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	$(DEMO_ENV) $(BIN)/python manage.py worker & worker=$$!; trap 'kill $$worker' EXIT INT TERM; \
+	$(DEMO_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Two processes (pytest-xdist), each with its own test database: the suite spends most of its time
 # waiting on servers and subprocesses it starts. TEST_WORKERS=0 runs it in one process.

@@ -100,7 +100,7 @@ def _per_round(http, names, rounds):
     ]
 
 
-def table_rows(*, http, checked, close, memory, shape, integrity=None):
+def table_rows(*, http, checked, close, memory, shape, integrity=None, webhooks=None):
     """The table's rows, for whichever parts ran.
 
     `http` maps each case to its runs, one per round. The ceiling is the bare WSGI app (bench/bare.py)
@@ -227,6 +227,17 @@ def table_rows(*, http, checked, close, memory, shape, integrity=None):
                 ratio=f"{close.app_seconds / close.ceiling_seconds:.2f}x the minimal SQL ({close.ceiling_seconds:.2f} s)",
                 target="<= 3x",
                 met=close.app_seconds <= 3 * close.ceiling_seconds,
+            )
+        )
+    if webhooks:
+        rows.append(
+            Row(
+                case=(
+                    f"worker: {webhooks.deliveries:,} webhook deliveries to a local receiver "
+                    f"({webhooks.workers} workers x {webhooks.concurrency})"
+                ),
+                rps=f"{webhooks.deliveries / webhooks.seconds:,.0f} deliveries/s",
+                p50=f"{webhooks.seconds:.1f} s",
             )
         )
     if memory:

@@ -17,10 +17,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from billing.documents import invoice_pdf
+from billing.documents import BILL_CSV_HEADER, bill_csv_rows, invoice_pdf
 from billing.models import TOTAL_MAX_DIGITS, BillStatus, InvoiceStatus
 from billing.months import month_format, month_parse, month_start
-from billing.rules import LINE_FIELDS
 from billing.selectors import (
     bill_for,
     bills_for_months,
@@ -132,7 +131,7 @@ _BILL_RULE = (
 class BillingMonthApi(ApiView):
     renderer_classes = [JSONRenderer, CSVRenderer]
 
-    CSV_HEADER = ("month", *LINE_FIELDS, "wholesale_rate_usd")
+    CSV_HEADER = BILL_CSV_HEADER
 
     # `?format=csv` and `Accept: text/csv` still answer CSV here, for clients written before the .csv
     # path; the document describes only JSON here, so a generated client parses this answer as JSON.
@@ -181,10 +180,7 @@ class BillingMonthApi(ApiView):
         return month
 
     def _csv_rows(self, bill):
-        yield self.CSV_HEADER
-        month = month_format(bill.month)
-        for line in bill.lines:
-            yield (month, *(getattr(line, field) for field in LINE_FIELDS), bill.wholesale_rate_usd)
+        return bill_csv_rows(month=bill.month, lines=bill.lines, wholesale_rate_usd=bill.wholesale_rate_usd)
 
 
 @extend_schema_view(

@@ -1,8 +1,8 @@
 """The invoice as a document: one function gathers its content, and the HTML page and the PDF are
 both drawn from that, so they can never say different things.
 
-`invoice_pdf(invoice)` is what the e-mail job attaches (as `<number>.pdf`); a bill of more than
-INVOICE_PDF_MAX_LINES servers is summarised in the PDF and its rows travel as the bill's CSV.
+`invoice_files(invoice)` is what the e-mail job attaches: `<number>.pdf`, and for a bill of more
+than INVOICE_PDF_MAX_LINES servers (summarised in the PDF) its rows as the bill's CSV.
 """
 
 import unicodedata
@@ -17,8 +17,20 @@ from fpdf import FPDF
 
 from billing.models import Invoice
 from billing.months import month_format
-from billing.rules import BillLine
+from billing.rules import LINE_FIELDS, BillLine
 from billing.selectors import invoice_lines
+from corrosion.api.renderers import csv_lines
+
+# The bill's CSV, as `GET /api/host/billing/{month}.csv` answers it and the invoice e-mail attaches it.
+BILL_CSV_HEADER = ("month", *LINE_FIELDS, "wholesale_rate_usd")
+
+
+def bill_csv_rows(*, month, lines, wholesale_rate_usd):
+    """The header, then one row per billed server; lazily, so 100,000 lines cost constant memory."""
+    yield BILL_CSV_HEADER
+    text = month_format(month)
+    for line in lines:
+        yield (text, *(getattr(line, field) for field in LINE_FIELDS), wholesale_rate_usd)
 
 
 @dataclass(frozen=True)
@@ -213,3 +225,16 @@ def _table(pdf, lines):
             header()
         values = (bill_line.server_id, bill_line.hostname, bill_line.customer_email, bill_line.status)
         pdf.cell(0, 3.6, row(values), new_x="LMARGIN", new_y="NEXT")
+
+
+def invoice_files(invoice: Invoice) -> list[tuple[str, bytes, str]]:
+    """(filename, content, mimetype) of what the invoice e-mail carries: the PDF, and the bill's CSV
+    beside it when the PDF lists only the first INVOICE_PDF_MAX_LINES servers."""
+    content = invoice_content(invoice)
+    files = [(f"{invoice.number}.pdf", invoice_pdf(invoice, content=content), "application/pdf")]
+    if content.lines_truncated:
+        rows = bill_csv_rows(
+            month=invoice.billing_month, lines=invoice_lines(invoice), wholesale_rate_usd=invoice.wholesale_rate_usd
+        )
+        files.append((content.csv_name, "".join(csv_lines(rows)).encode(), "text/csv"))
+    return files

@@ -1,6 +1,7 @@
 """Every billing read: bills (closed from their records, open by the rule), the month to close,
 exports and the overview's figures. Nothing here writes."""
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from django.db.models import Count, Min, QuerySet, Sum
 from django.utils import timezone
 
 from billing.models import (
+    INVOICE_NUMBER_PATTERN,
     Bill,
     BillingLine,
     BillingMonth,
@@ -37,6 +39,8 @@ from corrosion.errors import DomainError, ErrorCode
 from corrosion.money import money_round
 from hosts.models import Host
 from licensing.models import HostLicense
+
+INVOICE_NUMBER_FORMAT = re.compile(INVOICE_NUMBER_PATTERN.removeprefix("^").removesuffix("$"))
 
 EXPORT_COLUMNS = (
     "month",
@@ -328,7 +332,10 @@ def invoices_for_host(*, host: Host, status: str | None = None) -> QuerySet:
 
 def invoice_for_host(*, host: Host, number: str) -> Invoice:
     """The host's invoice of this number; another host's number is not found, as an unknown one is."""
-    invoice = Invoice.objects.filter(host=host, number=number).first()
+    # Anything not shaped like a number is not found without a query (a NUL, which PostgreSQL
+    # cannot even compare, included).
+    well_formed = len(number) <= 24 and INVOICE_NUMBER_FORMAT.fullmatch(number)
+    invoice = Invoice.objects.filter(host=host, number=number).first() if well_formed else None
     if invoice is None:
         raise DomainError(ErrorCode.INVOICE_NOT_FOUND, f"No invoice {number!r}.")
     return invoice

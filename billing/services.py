@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.services import Actor, audit_record
+from billing.events import invoice_events_record, month_closed_events_record
 from billing.models import (
     BillingLine,
     BillingMonth,
@@ -89,6 +90,7 @@ def month_close(
                 },
                 occurred_at=now,
             )
+            month_closed_events_record(month=month, rows=rows)
             return summary
     except IntegrityError:
         # The unique constraints are the backstop when no lock serialised us (SQLite, a dry run, or
@@ -304,6 +306,7 @@ def invoice_issue_for_month(*, month: date, now, actor: Actor) -> list[tuple]:
         for offset, record in enumerate(records)
     ]
     Invoice.objects.bulk_create(invoices, batch_size=BATCH_SIZE)
+    invoice_events_record(invoices, "invoice.issued")  # each also e-mails its PDF, once committed
     # One audit event for the batch: the close may issue thousands, and each invoice names its month.
     audit_record(
         actor=actor,
@@ -363,6 +366,7 @@ def invoice_mark_paid(*, invoice: Invoice, paid_at: date, payment_reference: str
     invoice.paid_at = paid_at
     invoice.payment_reference = reference
     invoice.save(update_fields=["status", "paid_at", "payment_reference"])
+    invoice_events_record([invoice], "invoice.paid")
     audit_record(
         actor=actor,
         action="invoice.paid",
@@ -388,6 +392,7 @@ def invoice_void(*, invoice: Invoice, reason: str, actor: Actor) -> Invoice:
     invoice.voided_at = timezone.now()
     invoice.void_reason = reason
     invoice.save(update_fields=["status", "voided_at", "void_reason"])
+    invoice_events_record([invoice], "invoice.voided")
     audit_record(
         actor=actor, action="invoice.voided", target=invoice, data={"number": invoice.number, "reason": reason}
     )

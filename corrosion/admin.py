@@ -25,6 +25,8 @@ SECRET_FIELDS = frozenset(
         "licensing.license.companion_token",
         "billing.billingline.license_key",
         "billing.billingwaivedline.license_key",
+        "events.webhookendpoint.secret",
+        "events.webhookendpoint.previous_secret",
     }
 )
 

@@ -57,6 +57,8 @@ class ErrorCode(StrEnum):
     INVOICE_NOT_FOUND = "invoice_not_found", 404
     INVOICE_NOT_OPEN = "invoice_not_open", 409
     MONTH_NOT_CLOSED = "month_not_closed", 409
+    WEBHOOK_ENDPOINT_LIMIT = "webhook_endpoint_limit", 409
+    WEBHOOK_ENDPOINT_NOT_FOUND = "webhook_endpoint_not_found", 404
 
     @classmethod
     def for_status(cls, status):

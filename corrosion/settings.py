@@ -44,8 +44,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "axes",
+    # The task engine behind the webhook worker: its schema comes with its Django migrations.
+    "procrastinate.contrib.django",
     "audit",
     "hosts",
+    "events",
     "licensing",
     "billing",
     "portal",
@@ -104,6 +107,8 @@ TEMPLATES = [
 
 # --- Database and cache -------------------------------------------------------------------------
 
+# procrastinate's migrations only on PostgreSQL (events/routers.py).
+DATABASE_ROUTERS = ["events.routers.TaskEngineRouter"]
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # A connection that died with the database is replaced on the next request, not reused broken.
@@ -262,11 +267,7 @@ if not Decimal("0") <= MAX_WHOLESALE_RATE_USD <= Decimal("100000.00"):
 PANEL_BASE_DOMAIN = env("PANEL_BASE_DOMAIN", default="panel.corrosion.gg")
 # --- Partner portal and e-mail -----------------------------------------------------------------
 
-# Absolute links in e-mails and printed invitations are built on this (no request to read it from).
-PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-# EMAIL_URL as django-environ reads it (smtp+tls://user:password@host:587, consolemail://, ...).
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Corrosion <no-reply@corrosion.gg>")
+# PUBLIC_BASE_URL, EMAIL_URL and DEFAULT_FROM_EMAIL are with the events' settings below.
 PORTAL_INVITATION_HOURS = 72
 LOGIN_URL = "portal:login"
 # A password-reset link lives one hour: it is as good as the password while it lives.
@@ -290,6 +291,23 @@ if INVOICE_PDF_MAX_LINES < 0:
     raise ImproperlyConfigured("INVOICE_PDF_MAX_LINES must be 0 or more.")
 # How stale an API key's last_used_at may get before a request writes it again.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int("API_KEY_LAST_USED_RESOLUTION_SECONDS", default=300)
+
+# --- Events, webhooks and e-mail (events/) ------------------------------------------------------
+
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)
+WEBHOOK_MAX_AGE_HOURS = env.float("WEBHOOK_MAX_AGE_HOURS", default=72)
+WEBHOOK_ENDPOINTS_PER_HOST = env.int("WEBHOOK_ENDPOINTS_PER_HOST", default=10)
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+# Deliveries and e-mails the worker runs at once: one slow receiver holds one slot, not the queue.
+WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=8)
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="")
+# Unset: e-mails are printed (the demo); `check --deploy` reminds production to set it.
+EMAIL_URL = env("EMAIL_URL", default="")
+vars().update(environ.Env.email_url_config(EMAIL_URL or "consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="billing@corrosion.gg")
+# Tasks live in events/tasks.py and licensing/tasks.py, found by procrastinate's autodiscovery.
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
 
 # --- Django REST Framework ----------------------------------------------------------------------
 
@@ -395,5 +413,7 @@ LOGGING = {
         # Our request line replaces Django's own; its 4xx/5xx lines would say the same twice.
         "django.server": {"level": "WARNING"},
         "corrosion.request": {"level": env("REQUEST_LOG_LEVEL", default="INFO")},
+        # The task engine announces every periodic task at each start; its warnings are what matter.
+        "procrastinate": {"level": env("PROCRASTINATE_LOG_LEVEL", default="WARNING")},
     },
 }

@@ -13,6 +13,7 @@ urlpatterns = [
     path("portal/", include("portal.urls")),
     path("api/host/", include("licensing.urls")),
     path("api/host/", include("billing.urls")),
+    path("api/host/", include("events.urls")),
     path("api/plugin/", include("licensing.plugin_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="docs"),

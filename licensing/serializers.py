@@ -1,16 +1,13 @@
 """The license as the host API shows it; shared by every licensing view."""
 
-from datetime import UTC
-
 from django.conf import settings
 from rest_framework import serializers
 
 from licensing.models import LicenseStatus
+from licensing.payloads import license_data, panel_url
 from licensing.selectors import is_online, online_since
 
-
-def panel_url(subdomain):
-    return f"https://{subdomain}.{settings.PANEL_BASE_DOMAIN}"
+__all__ = ["LicenseOutputSerializer", "panel_url"]
 
 
 class LicenseOutputSerializer(serializers.Serializer):
@@ -46,31 +43,8 @@ class LicenseOutputSerializer(serializers.Serializer):
         return is_online(obj, self.context.get("online_since") or online_since())
 
     def to_representation(self, instance):
-        # The same dict DRF would build field by field, built directly: DRF's generic walk over
-        # 13 fields was most of a 100-license page's time (BENCHMARKS.md). The declared fields
-        # above still document the shape (OpenAPI); a test holds the two ways equal.
-        license = instance.license
-        return {
-            "id": str(instance.license_id),
-            "server_id": instance.server_identifier,
-            "hostname": license.hostname,
-            "customer_email": instance.customer_email,
-            "status": instance.status,
-            "livemode": instance.livemode,
-            "license_key": license.license_key,
-            "companion_token": license.companion_token,
-            "plugin_download_url": settings.PLUGIN_DOWNLOAD_URL,
-            "subdomain": license.subdomain,
-            "panel_url": panel_url(license.subdomain),
-            "provisioned_at": _utc(instance.provisioned_at),
-            "last_seen_at": _utc(instance.last_seen_at),
-            "online": self.get_online(instance),
-        }
-
-
-def _utc(moment):
-    """As DRF's DateTimeField renders it in this UTC-only app: ISO 8601, "Z" for +00:00."""
-    if moment is None:
-        return None
-    text = moment.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+        # The same dict DRF would build field by field, built directly (licensing/payloads.py, which
+        # webhooks share): DRF's generic walk over 13 fields was most of a 100-license page's time
+        # (BENCHMARKS.md). The declared fields above still document the shape (OpenAPI); a test
+        # holds the two ways equal.
+        return license_data(instance, online=self.get_online(instance))

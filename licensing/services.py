@@ -21,6 +21,7 @@ from hosts.models import Host
 from licensing import status_backfill
 from licensing.keys import generate_companion_token, generate_license_key, generate_subdomain
 from licensing.models import HostLicense, License, LicenseStatus, LicenseStatusChange
+from licensing.payloads import license_events_record
 
 # Provisioning calls of one host queue on the host's row lock, so overlapping calls never race.
 # The partial unique index stays the backstop: a transaction that still hits it (a random
@@ -199,6 +200,7 @@ def _create_licenses(*, host, items, actor, livemode):
     HostLicense.objects.bulk_create(sorted(host_licenses.values(), key=lambda hl: hl.server_identifier))
     LicenseStatusChange.objects.bulk_create(history)
     audit_record_many(events)
+    license_events_record(list(host_licenses.values()), "license.provisioned")
     return host_licenses
 
 
@@ -273,6 +275,7 @@ def _license_transition(*, host_license, change, actor):
         data={"server_id": host_license.server_identifier, "from": previous, "to": target},
         occurred_at=now,
     )
+    license_events_record([host_license], _ACTIONS[change])
     return host_license
 
 
@@ -316,6 +319,7 @@ def license_update(*, host_license, actor, hostname=None, customer_email=None):
     license.save(update_fields=["hostname", "customer", "updated_at"])
     host_license.save(update_fields=["customer_email"])
     audit_record(actor=actor, action="license.updated", target=license, data=changes)
+    license_events_record([host_license], "license.updated")
     return host_license
 
 

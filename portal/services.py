@@ -35,8 +35,16 @@ def partner_username(email):
     return _USERNAME_PREFIX + hashlib.sha256(email.encode()).hexdigest()
 
 
+# Unset (the demo): the demo server's own address; production sets it (`check --deploy` reminds).
+DEMO_BASE_URL = "http://127.0.0.1:8000"
+
+
+def public_base_url():
+    return (settings.PUBLIC_BASE_URL or DEMO_BASE_URL).rstrip("/")
+
+
 def invitation_link(token):
-    return settings.PUBLIC_BASE_URL + reverse("portal:accept_invitation", args=[token])
+    return public_base_url() + reverse("portal:accept_invitation", args=[token])
 
 
 def ensure_host_active(host):

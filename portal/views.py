@@ -49,6 +49,7 @@ from portal.services import (
     invitation_create,
     invitation_for_token,
     membership_remove,
+    public_base_url,
 )
 
 PAGE_SIZE = 50
@@ -126,7 +127,7 @@ def locked_out(request, original_response=None, credentials=None):
 class PasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form):
         # Links on PUBLIC_BASE_URL, never on the Host header a request may forge.
-        self.extra_email_context = {"base_url": settings.PUBLIC_BASE_URL}
+        self.extra_email_context = {"base_url": public_base_url()}
         return super().form_valid(form)
 
 

@@ -7,12 +7,15 @@ the other mode changes.
 """
 
 import re
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from billing.models import BillingRecord, Invoice
 from licensing.models import HostLicense, LicenseStatus
 from tests.modes import in_mode
 
@@ -30,6 +33,9 @@ KNOWN = {
     "api/host/billing",
     "api/host/billing/<str:month>.csv",
     "api/host/billing/<str:month>",
+    "api/host/invoices",
+    "api/host/invoices/<str:number>",
+    "api/host/invoices/<str:number>.pdf",
 }
 ITEM = {"server_id": "rust-nyc-01", "hostname": "play.acme.test", "customer_email": "gamer@example.test"}
 
@@ -48,8 +54,12 @@ def methods(view_class):
     return [m for m in ("get", "post", "patch", "put", "delete") if hasattr(view_class, m)]
 
 
-def fill(route, *, license_id, month):
-    path = route.replace("<uuid:license_id>", str(license_id)).replace("<str:month>", month)
+def fill(route, *, license_id, month, number=""):
+    path = (
+        route.replace("<uuid:license_id>", str(license_id))
+        .replace("<str:month>", month)
+        .replace("<str:number>", number)
+    )
     assert "<" not in path, f"a new kind of path parameter to fill in: {route}"
     return "/" + path
 
@@ -89,7 +99,37 @@ def worlds(host_with_key, command_actor):
         response = client.post("/api/host/provision", ITEM, format="json")
         assert response.status_code == 201, response.content  # per mode: the same server_id twice is fine
         licenses[mode] = response.json()
-    return {"live": (live, licenses["live"]), "test": (test, licenses["test"])}
+    # A live invoice: test mode has none, so the test key aims at this one and the live key at a
+    # number that is nobody's (there is no test invoice to aim at).
+    host = host_with_key[0]
+    record = BillingRecord.objects.create(
+        host=host,
+        billing_month=date(2026, 3, 1),
+        active_license_count=1,
+        wholesale_rate_usd=Decimal("6.00"),
+        total_amount_usd=Decimal("6.00"),
+        generated_at=timezone.now(),
+    )
+    invoice = Invoice.objects.create(
+        record=record,
+        host=host,
+        billing_month=record.billing_month,
+        year=2026,
+        sequence=1,
+        number="INV-2026-00001",
+        issued_at=timezone.now(),
+        due_date=date(2026, 5, 1),
+        active_license_count=1,
+        wholesale_rate_usd=Decimal("6.00"),
+        total_amount_usd=Decimal("6.00"),
+        issuer_name="Corrosion",
+        buyer_company_name=host.company_name,
+        buyer_contact_email=host.contact_email,
+    )
+    return {
+        "live": (live, licenses["live"], "INV-1999-99999"),
+        "test": (test, licenses["test"], invoice.number),
+    }
 
 
 def secrets_of(license):
@@ -102,14 +142,15 @@ def test_the_walk_finds_every_host_endpoint():
 
 @pytest.mark.parametrize("mode, other", [("live", "test"), ("test", "live")])
 def test_neither_mode_sees_or_touches_the_other_on_any_endpoint(worlds, mode, other):
-    client, _ = worlds[mode]
-    _, theirs = worlds[other]
+    client, _, _ = worlds[mode]
+    _, theirs, _ = worlds[other]
+    their_invoice = worlds[mode][2]
     month = f"{timezone.now():%Y-%m}"
     walked = 0
     for route, view_class in host_routes():
         for method in methods(view_class):
-            aimed_at_theirs = "<uuid:license_id>" in route
-            path = fill(route, license_id=theirs["id"], month=month)
+            aimed_at_theirs = "<uuid:license_id>" in route or "<str:number>" in route
+            path = fill(route, license_id=theirs["id"], month=month, number=their_invoice)
             response = call(client, method, path, body_for(route, method))
             walked += 1
             text = text_of(response)
@@ -131,7 +172,7 @@ def test_neither_mode_sees_or_touches_the_other_on_any_endpoint(worlds, mode, ot
 def test_each_mode_sees_its_own_license_on_every_license_endpoint(worlds, mode):
     """The other side of the walk: the same paths with the key's own id answer (so the 404s above
     are the mode's doing, not a broken path)."""
-    client, own = worlds[mode]
+    client, own, _ = worlds[mode]
     for route, view_class in host_routes():
         if "<uuid:license_id>" in route and "get" in methods(view_class):
             response = client.get(fill(route, license_id=own["id"], month=""))
@@ -145,7 +186,7 @@ def test_each_mode_sees_its_own_license_on_every_license_endpoint(worlds, mode):
 def test_a_retry_is_a_retry_only_within_its_mode(worlds):
     """Provisioning the same server again answers each key its own mode's license, never the other's."""
     for mode in ("live", "test"):
-        client, own = worlds[mode]
+        client, own, _ = worlds[mode]
         again = client.post("/api/host/provision", ITEM, format="json")
         assert again.status_code == 200
         assert again.json()["id"] == own["id"]

@@ -192,7 +192,13 @@ def test_every_operation_documents_the_app_servers_limits_and_host_ones_406(sche
 
 # What a partner reads, and what a client generated from the document needs (issue 12).
 
-_PATH_SAMPLES = {"license_id": str(uuid.uuid4()), "month": "2026-05", "number": "INV-2026-00001"}
+_PATH_SAMPLES = {
+    "license_id": str(uuid.uuid4()),
+    "month": "2026-05",
+    "endpoint_id": str(uuid.uuid4()),
+    "delivery_id": str(uuid.uuid4()),
+    "number": "INV-2026-00001",
+}
 
 
 def _view_docstrings(path):

@@ -168,7 +168,9 @@ def test_the_lua_scripts_drive_the_app(live_server, tmp_path):
     _wait_until_the_server_is_idle()
     for name, result in runs.items():
         assert result.requests > 0, name
-        assert result.failed == 0, (name, result.errors)
+        # A heartbeat's key drawn again within 5 s is a 429 (the harness counts those from the log).
+        allowed = result.errors["status"] if name == "heartbeat" else 0
+        assert result.failed == allowed, (name, result.errors)
     assert HostLicense.objects.filter(server_identifier__startswith="bench-t-").count() >= 3
 
 
@@ -252,3 +254,29 @@ def test_the_invoice_pdf_step_measures_the_whales_pdf_in_its_own_process(monkeyp
     row = pdf_row(big, small, max_lines=25)
     assert row.case == "invoice PDF, host of 60 servers (rows capped at 25)"
     assert row.met is (big.seconds < 2 and big.peak_mb / small.peak_mb <= 1.2)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_month_close_job_times_the_ceiling_then_the_app_on_the_same_month():
+    from bench import jobs
+
+    seeded = _seed()
+    result = jobs.month_close(month=seeded.month)
+    assert result.lines > 60
+    assert result.ceiling_seconds > 0 and result.app_seconds > 0
+
+
+def test_the_request_log_counts_one_status_of_one_path_from_its_mark(tmp_path):
+    from bench.__main__ import RequestLog
+
+    log = tmp_path / "gunicorn.log"
+    line = '{{"method": "POST", "path": "{path}", "status": {status}, "duration_ms": 1.0}}\n'
+    log.write_text(line.format(path="/api/plugin/heartbeat", status=429))
+    refusals = RequestLog(log, route="/api/plugin/heartbeat", status=429)
+    refusals.mark()
+    with open(log, "a") as out:
+        for path, status in [("/api/plugin/heartbeat", 429), ("/api/plugin/heartbeat", 200), ("/healthz", 429)]:
+            out.write(line.format(path=path, status=status))
+        out.write(line.format(path="/api/plugin/heartbeat", status=429))
+    assert refusals.count() == 2

@@ -11,7 +11,6 @@ from rest_framework.test import APIClient
 from audit.services import Actor
 from billing.models import Invoice
 from billing.services import invoice_mark_paid, invoice_void, month_close
-from hosts.models import HostAPIKey
 from hosts.services import api_key_issue
 from tests.billing.helpers import at
 from tests.factories import HostLicenseFactory
@@ -164,7 +163,15 @@ def test_another_hosts_number_is_not_found(other_host_client, invoiced, path):
     assert response.json()["error"]["code"] == "invoice_not_found"
 
 
-@pytest.mark.parametrize("path", ["/api/host/invoices/INV-2099-99999", "/api/host/invoices/nonsense?format=pdf"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/host/invoices/INV-2099-99999",
+        "/api/host/invoices/nonsense?format=pdf",
+        "/api/host/invoices/INV-2026-00001%00",
+        f"/api/host/invoices/INV-2026-{'0' * 300}1",
+    ],
+)
 def test_an_unknown_number_is_a_json_404(host_client, invoiced, path):
     response = host_client.get(path)
     assert response.status_code == 404
@@ -177,8 +184,7 @@ def test_an_unknown_format_is_406(host_client, invoiced):
 
 
 def test_a_test_key_sees_no_invoices(host, invoiced):
-    issued = api_key_issue(host=host, actor=ACTOR, name="sandbox")
-    HostAPIKey.objects.filter(pk=issued.api_key.pk).update(livemode=False)  # until test keys can be issued
+    issued = api_key_issue(host=host, actor=ACTOR, name="sandbox", livemode=False)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.raw_key}")
     assert client.get("/api/host/invoices").json() == {"results": [], "next": None, "previous": None}

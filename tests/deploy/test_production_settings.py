@@ -43,6 +43,8 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "licensing.corrosion.example",
     "CSRF_TRUSTED_ORIGINS": "https://licensing.corrosion.example",
     "INVOICE_ISSUER": "Corrosion Ltd|1 Harbour Street|Bristol BS1 4RN",
+    "PUBLIC_BASE_URL": "https://licensing.corrosion.example",
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.corrosion.example:587",
 }
 
 
@@ -59,6 +61,15 @@ def test_check_deploy_reminds_of_a_missing_invoice_issuer_at_info_level_only():
     output = result.stdout + result.stderr
     assert "billing.I001" in output and "INVOICE_ISSUER" in output
     assert "WARNING" not in output and "ERROR" not in output
+
+
+def test_check_deploy_reminds_of_missing_e_mail_settings_without_failing():
+    bare = {k: v for k, v in PRODUCTION.items() if k not in ("PUBLIC_BASE_URL", "EMAIL_URL")}
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", **bare)
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "events.I001" in output and "events.I002" in output
+    assert "WARNINGS" not in output and "ERRORS" not in output
 
 
 def test_check_deploy_catches_a_weak_secret_key():
