@@ -51,6 +51,10 @@ urlpatterns = [
     path("invoices/<str:number>/", views.invoice_detail, name="invoice"),
     path("keys/", views.key_list, name="keys"),
     path("keys/<str:key_id>/revoke/", views.key_revoke, name="key_revoke"),
+    path("webhooks/", views.webhook_list, name="webhooks"),
+    path("webhooks/<uuid:endpoint_id>/", views.webhook_detail, name="webhook"),
+    path("webhooks/<uuid:endpoint_id>/disable/", views.webhook_disable, name="webhook_disable"),
+    path("webhooks/<uuid:endpoint_id>/deliveries/<uuid:delivery_id>/retry/", views.webhook_retry, name="webhook_retry"),
     path("team/", views.team, name="team"),
     path("team/<uuid:membership_id>/remove/", views.member_remove, name="member_remove"),
 ]

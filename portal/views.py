@@ -36,6 +36,9 @@ from billing.selectors import (
 from corrosion.api.pagination import KeysetPagination
 from corrosion.api.renderers import csv_response, pdf_response
 from corrosion.errors import DomainError, ErrorCode
+from events.models import EVENT_TYPES
+from events.selectors import deliveries_for_endpoint, delivery_for_endpoint, endpoint_for_host, endpoints_for_host
+from events.services import delivery_retry, endpoint_create, endpoint_disable
 from hosts.models import HostAPIKey
 from hosts.services import api_key_issue, api_key_revoke
 from licensing.models import LicenseStatus
@@ -494,3 +497,100 @@ def member_remove(request, membership_id):
             messages.success(request, f"{member.user.email} removed.")
         return redirect("portal:team")
     return render(request, "portal/member_remove.html", {"member": member})
+
+
+# --- Owners: webhook endpoints -----------------------------------------------------------------
+
+_NEW_SECRET = "portal_new_webhook_secret"
+
+
+@require_http_methods(["GET", "POST"])
+@portal_page(owner=True)
+def webhook_list(request):
+    errors, url, description, chosen = [], "", "", []
+    if request.method == "POST":
+        url = request.POST.get("url", "").strip()
+        description = request.POST.get("description", "").strip()[:200]
+        chosen = [name for name in request.POST.getlist("events") if name in (*EVENT_TYPES, "*")]
+        events = ["*"] if "*" in chosen or not chosen else chosen
+        try:
+            ensure_host_active(request.host)
+            if not url:
+                raise DomainError(ErrorCode.INVALID, "Enter the endpoint's URL.")
+            endpoint = endpoint_create(
+                host=request.host,
+                url=url,
+                events=events,
+                livemode=request.livemode,
+                actor=_actor(request),
+                description=description,
+            )
+        except DomainError as exc:
+            errors.append(exc.message)
+        else:
+            # Shown once, as a key is: popped from the session by the page it is shown on.
+            request.session[_NEW_SECRET] = [str(endpoint.pk), endpoint.secret]
+            return redirect("portal:webhook", endpoint_id=endpoint.pk)
+    endpoints = endpoints_for_host(host=request.host, livemode=request.livemode).order_by("-created_at")
+    context = {
+        "endpoints": endpoints,
+        "event_types": EVENT_TYPES,
+        "errors": errors,
+        "url": url,
+        "description": description,
+        "chosen": chosen,
+    }
+    return render(request, "portal/webhooks.html", context)
+
+
+def _endpoint(request, endpoint_id):
+    endpoint = endpoint_for_host(host=request.host, livemode=request.livemode, endpoint_id=endpoint_id)
+    if endpoint is None:
+        raise Http404
+    return endpoint
+
+
+@portal_page(owner=True)
+def webhook_detail(request, endpoint_id):
+    endpoint = _endpoint(request, endpoint_id)
+    new = request.session.pop(_NEW_SECRET, None)
+    secret = new[1] if new and new[0] == str(endpoint.pk) else None
+    page = _keyset_page(request, deliveries_for_endpoint(endpoint=endpoint), "created_at")
+    response = render(request, "portal/webhook.html", {"endpoint": endpoint, "secret": secret, "page": page})
+    patch_cache_control(response, no_store=True)
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@portal_page(owner=True)
+def webhook_disable(request, endpoint_id):
+    endpoint = _endpoint(request, endpoint_id)
+    if request.method == "POST":
+        try:
+            ensure_host_active(request.host)
+            endpoint_disable(endpoint=endpoint, actor=_actor(request))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Endpoint disabled: nothing more is sent to it; its deliveries stay listed.")
+        return redirect("portal:webhook", endpoint_id=endpoint.pk)
+    return render(request, "portal/webhook_disable.html", {"endpoint": endpoint})
+
+
+@require_http_methods(["GET", "POST"])
+@portal_page(owner=True)
+def webhook_retry(request, endpoint_id, delivery_id):
+    endpoint = _endpoint(request, endpoint_id)
+    delivery = delivery_for_endpoint(endpoint=endpoint, delivery_id=delivery_id)
+    if delivery is None:
+        raise Http404
+    if request.method == "POST":
+        try:
+            ensure_host_active(request.host)
+            delivery_retry(delivery=delivery, actor=_actor(request))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Delivery of {delivery.event.public_id} queued to be sent again now.")
+        return redirect("portal:webhook", endpoint_id=endpoint.pk)
+    return render(request, "portal/webhook_retry.html", {"endpoint": endpoint, "delivery": delivery})

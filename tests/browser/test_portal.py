@@ -100,6 +100,16 @@ def test_the_partner_portal_from_invitation_to_invoice(logged_in, browser, live_
     assert raw_key not in page.content()
     shoot(page, "03-keys")
 
+    # A webhook endpoint: its signing secret is shown once too.
+    settings.WEBHOOK_ALLOW_HTTP = settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    page.goto(f"{live_server.url}/portal/webhooks/")
+    page.fill("#id_url", "http://127.0.0.1:9/hooks")
+    page.click("button:has-text('Add endpoint')")
+    assert page.inner_text("#new-secret").startswith("whsec_")
+    shoot(page, "03b-webhook-secret-once")
+    page.goto(f"{live_server.url}/portal/webhooks/")
+    shoot(page, "03c-webhooks")
+
     status, body = api(
         live_server,
         "/api/host/provision",

@@ -10,6 +10,7 @@ from django.urls import reverse
 from audit.services import Actor
 from billing.months import month_format, month_latest_closable, month_start
 from billing.services import month_close
+from events.services import endpoint_create, endpoint_ping
 from hosts.services import api_key_issue
 from portal import urls as portal_urls
 from tests.factories import HostLicenseFactory
@@ -26,7 +27,13 @@ PUBLIC = {
     "password_reset_done",
     "accept_invitation",
 }
-OWNER_ONLY = {"keys", "key_revoke", "team", "member_remove"}
+OWNER_ONLY = {"keys", "key_revoke", "team", "member_remove", "webhooks", "webhook", "webhook_disable", "webhook_retry"}
+
+
+@pytest.fixture(autouse=True)
+def local_webhooks(settings):
+    settings.WEBHOOK_ALLOW_HTTP = True
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
 
 
 @pytest.fixture
@@ -39,7 +46,19 @@ def b_ids(host, other_host):
     b_license = other_host.host_licenses.get()
     b_key = api_key_issue(host=other_host, actor=Actor.command("tests")).api_key
     b_member = make_partner(other_host, "b-owner@other.test").portal_membership
+    b_endpoint = endpoint_create(
+        host=other_host, url="http://127.0.0.1:9/b", events=["*"], livemode=True, actor=Actor.command("tests")
+    )
+    b_delivery = endpoint_ping(endpoint=b_endpoint)
+    # Host A has its own endpoint and delivery, so B's ids are refused for being B's, not for being alone.
+    a_endpoint = endpoint_create(
+        host=host, url="http://127.0.0.1:9/a", events=["*"], livemode=True, actor=Actor.command("tests")
+    )
+    endpoint_ping(endpoint=a_endpoint)
     return {
+        "webhook": {"endpoint_id": b_endpoint.pk},
+        "webhook_disable": {"endpoint_id": b_endpoint.pk},
+        "webhook_retry": {"endpoint_id": b_endpoint.pk, "delivery_id": b_delivery.pk},
         "license": {"license_id": b_license.license_id},
         "license_action": {"license_id": b_license.license_id, "action": "suspend"},
         "invoice": {"number": other_host.invoices.get().number},
@@ -97,14 +116,19 @@ def test_host_a_never_reaches_host_b_objects(host, other_host, owner, b_ids):
     assert other_host.host_licenses.get(license_id=b_license).status == "active"
     assert other_host.api_keys.filter(revoked_at__isnull=True).count() == 1
     assert other_host.memberships.count() == 1
+    assert other_host.webhook_endpoints.get().enabled is True
 
 
 def test_a_member_gets_403_on_every_owner_page(host, other_host, member, b_ids):
     client = client_for(member)
     own_key = api_key_issue(host=host, actor=Actor.command("tests")).api_key
+    own_endpoint = host.webhook_endpoints.get()
     own_ids = {
         "key_revoke": {"key_id": own_key.key_id},
         "member_remove": {"membership_id": member.portal_membership.pk},
+        "webhook": {"endpoint_id": own_endpoint.pk},
+        "webhook_disable": {"endpoint_id": own_endpoint.pk},
+        "webhook_retry": {"endpoint_id": own_endpoint.pk, "delivery_id": own_endpoint.deliveries.get().pk},
     }
     for name in OWNER_ONLY:
         url = reverse(f"portal:{name}", kwargs=own_ids.get(name, {}))
@@ -113,6 +137,7 @@ def test_a_member_gets_403_on_every_owner_page(host, other_host, member, b_ids):
             assert response.status_code == 403, (name, method)
             assert b"Owners only" in response.content
     assert own_key.__class__.objects.get(pk=own_key.pk).revoked_at is None
+    assert own_endpoint.__class__.objects.get(pk=own_endpoint.pk).enabled is True
     assert member.portal_membership.__class__.objects.filter(pk=member.portal_membership.pk).exists()
 
 
