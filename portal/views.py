@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework import serializers as drf_serializers
 
@@ -78,10 +79,10 @@ def portal_page(view=None, *, owner=False):
                 return _error_page(
                     request, 403, "Not a partner account", "This sign-in has no partner portal: staff use the admin."
                 )
-            if owner and not membership.is_owner:
-                return _error_page(request, 403, "Owners only", "Only the account's owners can open this page.")
             request.membership, request.host = membership, membership.host
             request.livemode = request.session.get(_MODE_KEY, True)
+            if owner and not membership.is_owner:
+                return _error_page(request, 403, "Owners only", "Only the account's owners can open this page.")
             try:
                 response = view(request, *args, **kwargs)
             except Http404:
@@ -96,6 +97,13 @@ def portal_page(view=None, *, owner=False):
     return wrap(view) if view is not None else wrap
 
 
+def _portal_path(request, target):
+    """`target` when it is one of the portal's own paths, else the dashboard: an open redirect would
+    lend our sign-in page to a phishing site."""
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts=set(), require_https=request.is_secure())
+    return target if safe and target.startswith("/portal/") else reverse("portal:dashboard")
+
+
 def _actor(request):
     return Actor.partner(request.user)
 
@@ -108,9 +116,7 @@ def login_view(request):
     form = EmailLoginForm(request, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         auth_login(request, form.get_user())
-        next_url = request.GET.get("next", "")
-        # Only the portal's own paths: an open redirect would hand a phishing page our login.
-        return redirect(next_url if next_url.startswith("/portal/") and "//" not in next_url else "portal:dashboard")
+        return redirect(_portal_path(request, request.GET.get("next", "")))
     email = form["email"].value() or request.COOKIES.get("portal_email", "")
     return render(request, "portal/login.html", {"form": form, "email": email})
 
@@ -177,8 +183,7 @@ def accept_invitation(request, token):
 @portal_page
 def switch_mode(request):
     request.session[_MODE_KEY] = request.POST.get("mode") != "test"
-    target = request.POST.get("next", "")
-    return redirect(target if target.startswith("/portal/") and "//" not in target else "portal:dashboard")
+    return redirect(_portal_path(request, request.POST.get("next", "")))
 
 
 @portal_page

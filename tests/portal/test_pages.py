@@ -266,3 +266,14 @@ def test_list_pages_read_in_a_fixed_number_of_queries(owner_client, owner, host,
     ):
         with django_assert_max_num_queries(12):
             assert owner_client.get(path).status_code == 200, path
+
+
+@pytest.mark.parametrize("target", ["https://evil.test/portal/", "//evil.test/portal/", "/admin/", "/\\evil.test"])
+def test_sign_in_never_redirects_off_the_portal(client, owner, target):
+    response = client.post(f"/portal/login/?next={target}", {"email": owner.email, "password": PASSWORD})
+    assert response["Location"] == "/portal/"
+
+
+def test_sign_in_returns_to_the_page_asked_for(client, owner):
+    response = client.post("/portal/login/?next=/portal/bills/", {"email": owner.email, "password": PASSWORD})
+    assert response["Location"] == "/portal/bills/"
