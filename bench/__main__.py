@@ -328,6 +328,17 @@ def _load_seeded():
     return Seeded(**data)
 
 
+def _collect_static(env):
+    """The portal's pages link their stylesheet by its hashed name, as in production, so the static
+    files are collected first (as a deploy does); the API's cases never needed them."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, **env},
+        check=True,
+    )
+
+
 def portal_cookie(host_id):
     """A signed-in partner owner of the host, as the session cookie a browser would send: the portal's
     license page is measured as a person sees it (session, membership, host, mode, page)."""
@@ -361,8 +372,10 @@ def _http(env, load, seeded, step, names, rounds, key_count):
     middle = newest_first.values_list("provisioned_at", "license_id")[whale.host_licenses.count() // 2]
     deep_cursor = pagination._encode("n", *middle)
     keys_path = heartbeat_keys(seeded.license_keys, key_count, OUT / "heartbeat_keys.txt")
-    small_cookie = portal_cookie(seeded.small_id) if {"portal_small", "portal_whale"} & set(names) else ""
-    whale_cookie = portal_cookie(seeded.whale_id) if {"portal_small", "portal_whale"} & set(names) else ""
+    small_cookie = whale_cookie = ""
+    if {"portal_small", "portal_whale"} & set(names):
+        _collect_static(env)
+        small_cookie, whale_cookie = portal_cookie(seeded.small_id), portal_cookie(seeded.whale_id)
     nonce = secrets.token_hex(3)
     results = {}
 
