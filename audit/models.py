@@ -13,6 +13,7 @@ class AuditEvent(Immutable):
         STAFF = "staff", "Staff user"
         COMMAND = "command", "Management command"
         SYSTEM = "system", "System"
+        PARTNER = "partner", "Partner user"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     occurred_at = models.DateTimeField(db_index=True)
@@ -30,7 +31,7 @@ class AuditEvent(Immutable):
         indexes = [models.Index(fields=["target_type", "target_id", "occurred_at"], name="audit_target_idx")]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(actor_type__in=["host_key", "staff", "command", "system"]),
+                condition=models.Q(actor_type__in=["host_key", "staff", "command", "system", "partner"]),
                 name="audit_actor_type_valid",
             )
         ]

@@ -21,6 +21,11 @@ class Actor:
         return cls(AuditEvent.ActorType.STAFF, user.get_username())
 
     @classmethod
+    def partner(cls, user):
+        """A host's person in the portal: acts as the host (never as staff), named by e-mail."""
+        return cls(AuditEvent.ActorType.PARTNER, user.email)
+
+    @classmethod
     def command(cls, name):
         return cls(AuditEvent.ActorType.COMMAND, name)
 

@@ -118,6 +118,8 @@ HTTP_CASES = (
     "list_small",
     "list_whale",
     "list_whale_deep",
+    "portal_small",
+    "portal_whale",
     "provision",
     "provision_bulk",
     "healthz_after",
@@ -326,6 +328,37 @@ def _load_seeded():
     return Seeded(**data)
 
 
+def _collect_static(env):
+    """The portal's pages link their stylesheet by its hashed name, as in production, so the static
+    files are collected first (as a deploy does); the API's cases never needed them."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, **env},
+        check=True,
+    )
+
+
+def portal_cookie(host_id):
+    """A signed-in partner owner of the host, as the session cookie a browser would send: the portal's
+    license page is measured as a person sees it (session, membership, host, mode, page)."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from portal.models import Membership, Role
+
+    email = f"bench-owner-{str(host_id)[:8]}@bench.test"
+    user, _ = get_user_model().objects.get_or_create(username=f"partner:{email}", defaults={"email": email})
+    Membership.objects.get_or_create(user=user, defaults={"host_id": host_id, "role": Role.OWNER})
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+
 def _http(env, load, seeded, step, names, rounds, key_count):
     from django.db import connection
 
@@ -339,6 +372,10 @@ def _http(env, load, seeded, step, names, rounds, key_count):
     middle = newest_first.values_list("provisioned_at", "license_id")[whale.host_licenses.count() // 2]
     deep_cursor = pagination._encode("n", *middle)
     keys_path = heartbeat_keys(seeded.license_keys, key_count, OUT / "heartbeat_keys.txt")
+    small_cookie = whale_cookie = ""
+    if {"portal_small", "portal_whale"} & set(names):
+        _collect_static(env)
+        small_cookie, whale_cookie = portal_cookie(seeded.small_id), portal_cookie(seeded.whale_id)
     nonce = secrets.token_hex(3)
     results = {}
 
@@ -365,6 +402,8 @@ def _http(env, load, seeded, step, names, rounds, key_count):
                 "get.lua",
                 {"BENCH_AUTH": seeded.whale_key},
             ),
+            ("portal_small", "/portal/licenses/", "get.lua", {"BENCH_COOKIE": small_cookie}),
+            ("portal_whale", "/portal/licenses/", "get.lua", {"BENCH_COOKIE": whale_cookie}),
             (
                 "provision",
                 "/api/host/provision",

@@ -82,6 +82,8 @@ def _labels(shape):
         "list_small": f"GET /api/host/licenses page of 100, host of {shape.per_host:,}",
         "list_whale": f"  same, host of {shape.whale:,}, first page",
         "list_whale_deep": f"  same, host of {shape.whale:,}, a page in the middle",
+        "portal_small": f"GET /portal/licenses/ (signed in), host of {shape.per_host:,}",
+        "portal_whale": f"  same, host of {shape.whale:,}",
     }
 
 
@@ -191,6 +193,20 @@ def table_rows(*, http, checked, close, memory, shape, integrity=None, webhooks=
                         met=runs[i].failed == 0 and ratios[i] <= 1.5,
                     )
                 )
+    if "portal_small" in http and "portal_whale" in http:
+        rows.append(vs_health("portal_small"))
+        small, runs = http["portal_small"], http["portal_whale"]
+        ratios = [run.p50_ms / small[i].p50_ms for i, run in enumerate(runs)]
+        i = _median(ratios)
+        rows.append(
+            http_row(
+                labels["portal_whale"],
+                runs[i],
+                ratio=f"p50 {ratios[i]:.2f}x{_spread(ratios, '{:.2f}')} the small host's",
+                target="p50 <= 1.5x",
+                met=runs[i].failed == 0 and ratios[i] <= 1.5,
+            )
+        )
     if integrity:
         rows.append(
             Row(

@@ -49,6 +49,11 @@ class ErrorCode(StrEnum):
     MONTH_NOT_CLOSABLE = "month_not_closable", 409
     BILL_NOT_FOUND = "bill_not_found", 404
     SUSPENDED_BY_STAFF = "suspended_by_staff", 409
+    PARTNER_EMAIL_TAKEN = "partner_email_taken", 409
+    INVITATION_INVALID = "invitation_invalid", 404
+    MEMBERSHIP_NOT_FOUND = "membership_not_found", 404
+    LAST_OWNER = "last_owner", 409
+    HOST_INACTIVE = "host_inactive", 403
     INVOICE_NOT_FOUND = "invoice_not_found", 404
     INVOICE_NOT_OPEN = "invoice_not_open", 409
     MONTH_NOT_CLOSED = "month_not_closed", 409

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "events",
     "licensing",
     "billing",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -216,6 +217,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", def
 AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_CLIENT_IP_CALLABLE = "corrosion.api.throttling.client_address"
 AXES_RESET_ON_SUCCESS = True
+# The portal's sign-in says so on a page of its own; the admin's keeps axes' plain answer.
+AXES_LOCKOUT_CALLABLE = "portal.views.locked_out"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -262,6 +265,14 @@ MAX_WHOLESALE_RATE_USD = Decimal(env("MAX_WHOLESALE_RATE_USD", default="1000.00"
 if not Decimal("0") <= MAX_WHOLESALE_RATE_USD <= Decimal("100000.00"):
     raise ImproperlyConfigured("MAX_WHOLESALE_RATE_USD must be from 0.00 to 100000.00.")
 PANEL_BASE_DOMAIN = env("PANEL_BASE_DOMAIN", default="panel.corrosion.gg")
+# --- Partner portal and e-mail -----------------------------------------------------------------
+
+# PUBLIC_BASE_URL, EMAIL_URL and DEFAULT_FROM_EMAIL are with the events' settings below.
+PORTAL_INVITATION_HOURS = 72
+LOGIN_URL = "portal:login"
+# A password-reset link lives one hour: it is as good as the password while it lives.
+PASSWORD_RESET_TIMEOUT = 3600
+
 PLUGIN_DOWNLOAD_URL = env("PLUGIN_DOWNLOAD_URL", default="https://downloads.corrosion.gg/plugin/latest/Corrosion.cs")
 # Invoices (billing/documents.py): issued by the month's close, due this many days after issue.
 INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=30)

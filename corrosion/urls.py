@@ -10,6 +10,7 @@ urlpatterns = [
     path("", pages.HomeView.as_view(), name="home"),
     path("favicon.ico", pages.favicon, name="favicon"),
     path("admin/", admin.site.urls),
+    path("portal/", include("portal.urls")),
     path("api/host/", include("licensing.urls")),
     path("api/host/", include("billing.urls")),
     path("api/host/", include("events.urls")),

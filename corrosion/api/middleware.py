@@ -37,7 +37,7 @@ class JsonErrorMiddleware:
     """Turn any error response that is not JSON (Django's 405, a bare 404...) into the contract's body.
 
     Views of our own already answer JSON; this catches what Django and third-party code answer
-    themselves, so no client ever parses HTML. The admin keeps its own pages.
+    themselves, so no client ever parses HTML. The admin and the partner portal keep their own pages.
     """
 
     def __init__(self, get_response):
@@ -45,7 +45,7 @@ class JsonErrorMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if response.status_code < 400 or request.path.startswith("/admin/"):
+        if response.status_code < 400 or request.path.startswith(("/admin/", "/portal/")):
             return response
         content_type = response.get("Content-Type", "")
         if content_type.startswith("application/json") or getattr(response, "streaming", False):
