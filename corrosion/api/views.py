@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.utils.cache import patch_cache_control
+from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from rest_framework.exceptions import NotAcceptable
@@ -63,6 +64,9 @@ def server_error(request):
 
 @csrf_exempt
 def csrf_failure(request, reason=""):
+    # The API is JSON everywhere; the pages people use (the admin, the portal) answer with a page.
+    if request.path.startswith(("/admin/", "/portal/")):
+        return django_csrf_failure(request, reason)
     return error_response(ErrorCode.CSRF_FAILED, "CSRF verification failed.")
 
 

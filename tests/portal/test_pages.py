@@ -277,3 +277,19 @@ def test_sign_in_never_redirects_off_the_portal(client, owner, target):
 def test_sign_in_returns_to_the_page_asked_for(client, owner):
     response = client.post("/portal/login/?next=/portal/bills/", {"email": owner.email, "password": PASSWORD})
     assert response["Location"] == "/portal/bills/"
+
+
+def test_a_form_posted_without_its_csrf_token_gets_a_page_not_json(db):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/portal/login/", {"email": "x@example.test", "password": "x"})
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("text/html")
+    assert b"CSRF" in response.content
+
+
+def test_the_api_still_answers_a_csrf_failure_as_json(rf):
+    from corrosion.api.views import csrf_failure
+
+    response = csrf_failure(rf.post("/api/host/provision"))
+    assert response.status_code == 403 and response["Content-Type"] == "application/json"
