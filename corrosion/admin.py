@@ -27,6 +27,7 @@ SECRET_FIELDS = frozenset(
         "billing.billingwaivedline.license_key",
         "events.webhookendpoint.secret",
         "events.webhookendpoint.previous_secret",
+        "portal.invitation.token_digest",
     }
 )
 

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from audit.services import Actor
-from corrosion.admin import DomainErrorAdminMixin
+from corrosion.admin import DomainErrorAdminMixin, SecretLookupsRefused
 from corrosion.errors import DomainError
 from hosts.models import Host
 from portal.models import Invitation, Membership, Role
@@ -48,7 +48,7 @@ class MembershipAdmin(DomainErrorAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(SecretLookupsRefused, admin.ModelAdmin):
     list_display = ["email", "host", "role", "created_at", "expires_at", "used_at", "invited_by"]
     search_fields = ["email", "host__company_name"]
     list_select_related = ["host"]
