@@ -32,11 +32,17 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session", autouse=True)
 def collected_static(tmp_path_factory):
-    """Pages render as in production (DEBUG off, hashed static names), so collect static files once."""
-    from django.conf import settings
+    """Pages render as in production (DEBUG off, hashed static names), so collect static files once,
+    into this session's own folder: override_settings tells Django's cached static storage that
+    STATIC_ROOT changed (a plain assignment would not, and every xdist worker would then collect
+    into the checkout's staticfiles/ at once, or over a `make bench`'s)."""
+    from django.test.utils import override_settings
 
-    settings.STATIC_ROOT = str(tmp_path_factory.mktemp("static"))
+    override = override_settings(STATIC_ROOT=str(tmp_path_factory.mktemp("static")))
+    override.enable()
     call_command("collectstatic", "--noinput", verbosity=0)
+    yield
+    override.disable()
 
 
 @pytest.fixture(autouse=True)
