@@ -3,13 +3,10 @@ writes go on meanwhile. In its own migration, so 0003's brief lock is released f
 
 from django.db import migrations
 
-
-def validate(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE audit_events VALIDATE CONSTRAINT audit_actor_type_valid")
+from corrosion.migration_operations import validate_constraint
 
 
 class Migration(migrations.Migration):
     dependencies = [("audit", "0003_actor_type_partner")]
 
-    operations = [migrations.RunPython(validate, migrations.RunPython.noop, elidable=False)]
+    operations = [validate_constraint("audit_events", "audit_actor_type_valid")]

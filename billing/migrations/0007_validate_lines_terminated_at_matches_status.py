@@ -3,15 +3,10 @@ closed meanwhile. In its own migration, so 0006's brief lock is released first. 
 
 from django.db import migrations
 
-
-def validate(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            "ALTER TABLE host_billing_lines VALIDATE CONSTRAINT host_billing_lines_terminated_at_matches_status"
-        )
+from corrosion.migration_operations import validate_constraint
 
 
 class Migration(migrations.Migration):
     dependencies = [("billing", "0006_lines_terminated_at_matches_status")]
 
-    operations = [migrations.RunPython(validate, migrations.RunPython.noop, elidable=False)]
+    operations = [validate_constraint("host_billing_lines", "host_billing_lines_terminated_at_matches_status")]

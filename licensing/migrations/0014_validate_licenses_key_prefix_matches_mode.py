@@ -3,13 +3,10 @@ on meanwhile. In its own migration, so 0013's brief lock is released first. Post
 
 from django.db import migrations
 
-
-def validate(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE licenses VALIDATE CONSTRAINT licenses_key_prefix_matches_mode")
+from corrosion.migration_operations import validate_constraint
 
 
 class Migration(migrations.Migration):
     dependencies = [("licensing", "0013_licenses_key_prefix_matches_mode")]
 
-    operations = [migrations.RunPython(validate, migrations.RunPython.noop, elidable=False)]
+    operations = [validate_constraint("licenses", "licenses_key_prefix_matches_mode")]

@@ -3,13 +3,10 @@ writes go on meanwhile. In its own migration, so 0015's brief lock is released f
 
 from django.db import migrations
 
-
-def validate(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE license_status_changes VALIDATE CONSTRAINT license_status_changes_actor_type_valid")
+from corrosion.migration_operations import validate_constraint
 
 
 class Migration(migrations.Migration):
     dependencies = [("licensing", "0015_actor_type_partner")]
 
-    operations = [migrations.RunPython(validate, migrations.RunPython.noop, elidable=False)]
+    operations = [validate_constraint("license_status_changes", "license_status_changes_actor_type_valid")]
