@@ -26,7 +26,6 @@ import time
 import warnings
 from dataclasses import asdict, replace
 from pathlib import Path
-from urllib.parse import urlparse
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -52,19 +51,6 @@ def _environment():
     env["GUNICORN_WORKERS"] = os.environ.get("GUNICORN_WORKERS", "2")
     env["GUNICORN_THREADS"] = os.environ.get("GUNICORN_THREADS", "4")
     return env
-
-
-def _recreate_database(url):
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop {name!r}: the benchmark's database name must contain 'bench'")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def _machine():
@@ -161,13 +147,13 @@ def main(argv=None):
     OUT.mkdir(exist_ok=True)
     step = _stepper(time.monotonic())
 
-    from bench.load import Load, ensure_wrk
+    from bench.load import Load, ensure_wrk, recreate_database
 
     ensure_wrk()
     load = Load(threads=args.threads, connections=args.connections, duration=args.duration, warmup=args.warmup)
     if not args.reuse:
         step("database")
-        _recreate_database(env["DATABASE_URL"])
+        recreate_database(env["DATABASE_URL"], must_contain="bench")
     import django
 
     django.setup()

@@ -11,6 +11,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "lua"
@@ -26,6 +27,20 @@ def ensure_wrk():
     subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
     subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env)
     return shutil.which("wrk")
+
+
+def recreate_database(url, *, must_contain):
+    """Drop the database `url` names and create it empty; only one whose name holds `must_contain`,
+    so a mistyped URL can never drop a real database."""
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    if must_contain not in name:
+        raise SystemExit(f"refusing to drop {name!r}: this database's name must contain {must_contain!r}")
+    with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def free_port():

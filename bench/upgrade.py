@@ -34,9 +34,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
-from bench.load import REPO, free_port
+from bench.load import REPO, free_port, recreate_database
 
 # The last commit before this round's migrations: the release a deploy of this one replaces.
 PREVIOUS_RELEASE = "65db85e24083b7cd0b5b7820490a19b459579b5a"
@@ -96,18 +95,6 @@ def previous_release_tree(destination, commit=PREVIOUS_RELEASE):
     archive = subprocess.run(["git", "archive", commit], cwd=REPO, capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(destination)], input=archive.stdout, check=True)
     return destination
-
-
-def recreate_database(url):
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    if "upgrade" not in name:
-        raise SystemExit(f"refusing to drop {name!r}: the upgrade database's name must contain 'upgrade'")
-    with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def _environment(database_url):
@@ -295,7 +282,7 @@ def run(*, licenses, database_url, workdir, seconds_before=1.0, seconds_after=1.
     """Seed with the previous release, serve it under load, migrate with this one; the Result."""
     result = Result(licenses=licenses)
     old = previous_release_tree(Path(workdir) / "previous-release")
-    recreate_database(database_url)
+    recreate_database(database_url, must_contain="upgrade")
     env = _environment(database_url)
     log(f"previous release {PREVIOUS_RELEASE[:12]}: migrating an empty database")
     _run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=old, env=env)
