@@ -8,20 +8,23 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connections, transaction
 from django.utils import timezone
 
 from audit.services import Actor
-from billing.services import month_close
+from billing.models import Invoice
+from billing.services import invoice_mark_paid, invoice_void, month_close
 from events import services, signing
 from events.models import WebhookDelivery
 from licensing.models import HostLicense
 from licensing.offline import outages_announce
 from tests.events.conftest import Receiver
+from tests.factories import HostLicenseFactory
 from tests.faults.support import REPO, stop_process, subprocess_env
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
@@ -89,6 +92,10 @@ def endpoint_for(client, url, events=("*",)):
     return response.json()
 
 
+def at_start_of(month):
+    return datetime(month.year, month.month, 2, 12, tzinfo=UTC)
+
+
 def test_every_event_type_reaches_a_real_receiver_through_a_real_worker(
     host, host_client, local_webhooks, live_receiver
 ):
@@ -111,39 +118,53 @@ def test_every_event_type_reaches_a_real_receiver_through_a_real_worker(
         outages_announce()
         host_client.post(f"/api/host/licenses/{lid}/terminate")
         # Last month: closable once its grace period is over (the first days of a month: the one before).
+        # A server held since the month before it gets an invoice for each month: one is paid,
+        # the other voided.
         today = timezone.now().date()
         month = (today.replace(day=1) - timedelta(days=1 if today.day > 4 else 32)).replace(day=1)
-        month_close(month=month, actor=Actor.command("tests"))
+        before = (month - timedelta(days=1)).replace(day=1)
+        HostLicenseFactory(host=host, server_identifier="rust-held", provisioned_at=at_start_of(before))
+        for closing in (before, month):
+            month_close(month=closing, actor=Actor.command("tests"))
+        paid, voided = Invoice.objects.filter(host=host).order_by("billing_month")
+        invoice_mark_paid(invoice=paid, paid_at=today, payment_reference="WIRE-1", actor=Actor.command("tests"))
+        invoice_void(invoice=voided, reason="issued in error", actor=Actor.command("tests"))
         # A change that rolls back sends nothing.
         with pytest.raises(RuntimeError), transaction.atomic():
             services.event_record(host=host, type="license.suspended", data={})
             raise RuntimeError
         host_client.post(f"/api/host/webhook-endpoints/{endpoint['id']}/ping")
+        expected = Counter(
+            {
+                "license.provisioned": 1,
+                "license.updated": 1,
+                "license.suspended": 1,
+                "license.resumed": 1,
+                "license.offline": 1,
+                "license.online": 1,
+                "license.terminated": 1,
+                "billing.month_closed": 2,
+                "invoice.issued": 2,
+                "invoice.paid": 1,
+                "invoice.voided": 1,
+                "ping": 1,
+            }
+        )
         try:
-            live_receiver.wait_for(9, timeout=60)
+            live_receiver.wait_for(expected.total(), timeout=60)
         except AssertionError:
             raise AssertionError([e["type"] for e in live_receiver.events()]) from None
         time.sleep(2)
     types = [event["type"] for event in live_receiver.events()]
-    expected = {
-        "license.provisioned",
-        "license.updated",
-        "license.suspended",
-        "license.resumed",
-        "license.offline",
-        "license.online",
-        "license.terminated",
-        "billing.month_closed",
-        "ping",
-    }
-    assert set(types) == expected, types
-    assert len(types) == len(expected), types  # the rolled-back event never left
+    assert Counter(types) == expected, types  # the rolled-back event never left
+    issued = [e["data"] for e in live_receiver.events() if e["type"] == "invoice.issued"]
+    assert all(data["path"] == f"/api/host/invoices/{data['number']}" and "lines" not in data for data in issued)
     now = int(time.time())
     for request in live_receiver.requests:
         assert signing.verify(endpoint["secret"], request["headers"]["Corrosion-Signature"], request["body"], now=now)
     month = next(e for e in live_receiver.events() if e["type"] == "billing.month_closed")["data"]
     assert month["path"] == f"/api/host/billing/{month['month']}" and "lines" not in month
-    assert WebhookDelivery.objects.filter(state="delivered").count() == len(expected)
+    assert WebhookDelivery.objects.filter(state="delivered").count() == expected.total()
 
 
 def test_a_delivery_cut_by_a_killed_worker_arrives_from_another(host, host_client, local_webhooks, live_receiver):
