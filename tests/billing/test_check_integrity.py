@@ -37,11 +37,19 @@ def _behind_the_databases_back(statements):
             cursor.execute(
                 "ALTER TABLE host_billing_records DROP CONSTRAINT host_billing_records_total_is_count_times_rate"
             )
-        else:
-            cursor.execute("PRAGMA ignore_check_constraints = ON")
-            cursor.execute("PRAGMA foreign_keys = OFF")
-        for statement in statements:
-            cursor.execute(statement)
+            for statement in statements:
+                cursor.execute(statement)
+            return
+        # SQLite's pragmas belong to the connection, not the transaction: they are put back, or
+        # every later test on this connection would run with its checks off.
+        cursor.execute("PRAGMA ignore_check_constraints = ON")
+        cursor.execute("PRAGMA foreign_keys = OFF")
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+        finally:
+            cursor.execute("PRAGMA ignore_check_constraints = OFF")
+            cursor.execute("PRAGMA foreign_keys = ON")
 
 
 def test_a_sound_history_holds_every_check(history):
