@@ -100,3 +100,17 @@ class AdminConfig(DjangoAdminConfig):
     def ready(self):
         super().ready()  # every app's admin module is registered by now
         _mend_axes_cleanup_action(self.module.site)
+        _without_pages_on_missing_tables(self.module.site)
+
+
+def _without_pages_on_missing_tables(site):
+    """procrastinate's job admin reads its tables, which exist on PostgreSQL only (its migrations are
+    skipped elsewhere, events/routers.py): on the demo's SQLite those pages could only fail."""
+    from django.apps import apps
+    from django.db import connection
+
+    if connection.vendor == "postgresql" or not apps.is_installed("procrastinate.contrib.django"):
+        return
+    for model in apps.get_app_config("procrastinate").get_models():
+        if site.is_registered(model):
+            site.unregister(model)
