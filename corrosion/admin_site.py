@@ -106,11 +106,10 @@ class AdminConfig(DjangoAdminConfig):
 def _without_pages_on_missing_tables(site):
     """procrastinate's job admin reads its tables, which exist on PostgreSQL only (its migrations are
     skipped elsewhere, events/routers.py): on the demo's SQLite those pages could only fail."""
-    from django.apps import apps
     from django.db import connection
 
-    if connection.vendor == "postgresql" or not apps.is_installed("procrastinate.contrib.django"):
+    if connection.vendor == "postgresql":
         return
-    for model in apps.get_app_config("procrastinate").get_models():
-        if site.is_registered(model):
-            site.unregister(model)
+    # The site's own registry, not the app registry: nothing here may depend on when models load.
+    for model in [model for model in site._registry if model._meta.app_label == "procrastinate"]:
+        site.unregister(model)
